@@ -1,0 +1,123 @@
+"""The data handed from one pipeline stage to the next.
+
+Each stage reads and writes these small pydantic models, so every stage can be run,
+re-run and tested on its own. Problems in data are data: a :class:`RecordError`
+names the stage it happened in and never stops the other records.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+STAGES = ("fetch", "parse", "map", "validate", "store", "index", "publish")
+Stage = Literal["fetch", "parse", "map", "validate", "store", "index", "publish"]
+
+
+class NetworkSpec(BaseModel):
+    """A network (lab, city, programme, observatory) that owns sources."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
+    name: str
+    homepage: str | None = None
+    country: str | None = None
+
+
+class SourceSpec(BaseModel):
+    """One registered source: registry data, never code."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]*$")
+    network: str
+    title: str
+    url: str
+    platform: Literal["feed"] = "feed"
+    kind: Literal["news"] = "news"
+    language: str | None = None
+    licence: str | None = None
+    paused: bool = False
+
+
+class Registry(BaseModel):
+    """The registry file: networks and their sources."""
+
+    networks: list[NetworkSpec]
+    sources: list[SourceSpec]
+
+
+class FetchResult(BaseModel):
+    """What the fetch stage learned about one source URL (one line of the crawler's output)."""
+
+    source_id: str
+    url: str
+    final_url: str | None = None
+    status: int | None = None
+    ok: bool = False
+    not_modified: bool = False
+    error_code: str | None = None
+    error_message: str | None = None
+    content_type: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+    body_sha256: str | None = None
+    body_size: int = 0
+    fetched_at: datetime
+
+
+class RawItem(BaseModel):
+    """One item as a platform adapter read it, before any mapping."""
+
+    source_id: str
+    native_id: str
+    kind: Literal["news"] = "news"
+    title: str | None = None
+    summary: str | None = None
+    body_html: str | None = None
+    url: str | None = None
+    published: datetime | None = None
+    published_raw: str | None = None
+    updated: datetime | None = None
+    language: str | None = None
+    authors: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+
+class Outcome(StrEnum):
+    """Tri-state outcome of one record in one run."""
+
+    NEW = "new"
+    UPDATED = "updated"
+    UNCHANGED = "unchanged"
+    FAILED = "failed"
+
+
+class RecordError(BaseModel):
+    """A problem with one record (or one whole source), with the stage it happened in."""
+
+    stage: Stage
+    source_id: str
+    code: str
+    message: str
+    item: str | None = None
+
+
+class SourceReport(BaseModel):
+    """The status of one source after one harvest run."""
+
+    source_id: str
+    status: Literal["ok", "partial", "not_modified", "failed", "paused"] = "ok"
+    error_code: str | None = None
+    message: str | None = None
+    counts: dict[str, int] = Field(default_factory=lambda: {o.value: 0 for o in Outcome})
+    errors: list[RecordError] = Field(default_factory=list)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+
+    def count(self, outcome: Outcome, n: int = 1) -> None:
+        self.counts[outcome.value] = self.counts.get(outcome.value, 0) + n
+
+    def fail_record(self, error: RecordError) -> None:
+        self.errors.append(error)
+        self.count(Outcome.FAILED)
