@@ -56,6 +56,11 @@ class Settings(BaseSettings):
         description="Operator allowlist of hosts/IPs that may be fetched although private or loopback "
         "(tests and the demo use 127.0.0.1).",
     )
+    fetch_delay_s: float = Field(1.0, description="Delay between two requests to the same host (politeness).")
+    fetch_process_timeout_s: float = Field(
+        600.0,
+        description="Deadline of one whole crawl process; sources left unanswered fail with fetch_error.",
+    )
     mapping_version: str = Field("1", description="Version of the RDF mapping, recorded in provenance.")
 
     @property

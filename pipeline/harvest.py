@@ -1,0 +1,140 @@
+"""A harvest run: fetch -> parse -> map -> validate -> store, for a set of sources.
+
+Each stage is its own module; this one only sequences them and turns every problem into
+a precise status on the source's report. A source that fails keeps its stored items
+(nothing is deleted here), and one failing source never stops the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+
+from pipeline.contracts import FetchResult, RecordError, SourceReport, SourceSpec
+from pipeline.fetch import fetch_sources
+from pipeline.map import map_items
+from pipeline.parse import parse_payload
+from pipeline.registry import load_registry
+from pipeline.settings import Settings
+from pipeline.store import store_items
+from pipeline.validate import validate_items
+from store.repository import Store
+
+Progress = Callable[[SourceReport], None]
+
+
+def _failed(result: FetchResult, report: SourceReport) -> SourceReport:
+    report.status = "failed"
+    report.error_code = result.error_code
+    report.message = result.error_message
+    report.errors.append(
+        RecordError(
+            stage="fetch",
+            source_id=result.source_id,
+            code=result.error_code or "fetch_error",
+            message=result.error_message or "",
+        )
+    )
+    return report
+
+
+def process_fetched(
+    settings: Settings, store: Store, source: SourceSpec, result: FetchResult
+) -> SourceReport:
+    """Parse, map, validate and store one fetched source."""
+    report = SourceReport(source_id=source.id, started_at=result.fetched_at)
+    if not result.ok:
+        return _failed(result, report)
+    if result.not_modified:
+        report.status = "not_modified"
+        report.message = "the server says the feed has not changed since the last harvest (HTTP 304)"
+        return report
+    body = store.payload(result.body_sha256 or "") or b""
+    parsed = parse_payload(body, source, result.content_type)
+    if parsed.fatal:
+        report.status, report.error_code, report.message = "failed", parsed.fatal.code, parsed.fatal.message
+        report.errors.append(parsed.fatal)
+        return report
+    if not parsed.items and parsed.warnings:
+        report.status, report.error_code = "failed", "malformed_feed"
+        report.message = parsed.warnings[0] + "; no item could be read"
+        report.errors.append(
+            RecordError(stage="parse", source_id=source.id, code="malformed_feed", message=report.message)
+        )
+        return report
+    for error in parsed.errors:
+        report.fail_record(error)
+    mapped, map_errors = map_items(
+        parsed.items,
+        source,
+        base=settings.base_url,
+        fetched_at=result.fetched_at,
+        raw_sha256=result.body_sha256,
+        mapping_version=settings.mapping_version,
+    )
+    for error in map_errors:
+        report.fail_record(error)
+    valid, invalid, warnings = validate_items(mapped, source.id)
+    for error in invalid:
+        report.fail_record(error)
+    store_items(store, valid, report, result.body_sha256)
+    notes = parsed.warnings + warnings
+    report.status = "partial" if report.errors or parsed.warnings else "ok"
+    if notes:
+        report.message = "; ".join(notes[:5]) + (f" (+{len(notes) - 5} more)" if len(notes) > 5 else "")
+    return report
+
+
+def harvest(
+    settings: Settings,
+    source_ids: Sequence[str] | None = None,
+    progress: Progress | None = None,
+) -> list[SourceReport]:
+    """Harvest the registry's sources (all, or those named); returns one report per source."""
+    registry = load_registry(settings)
+    store = Store(settings.resolved_database_url)
+    try:
+        store.sync_registry(registry)
+        wanted = set(source_ids) if source_ids is not None else None
+        unknown = (wanted or set()) - {s.id for s in registry.sources}
+        if unknown:
+            raise KeyError(f"not in the registry: {', '.join(sorted(unknown))}")
+        chosen = [s for s in registry.sources if wanted is None or s.id in wanted]
+        reports: list[SourceReport] = []
+        active = []
+        for src in chosen:
+            if src.paused:
+                now = datetime.now(UTC)
+                report = SourceReport(
+                    source_id=src.id, status="paused", message="source is paused", started_at=now
+                )
+                report.finished_at = now
+                reports.append(report)
+                if progress:
+                    progress(report)
+            else:
+                active.append(src)
+        by_id = {src.id: src for src in active}
+
+        def on_result(result: FetchResult) -> None:
+            src = by_id[result.source_id]
+            try:
+                report = process_fetched(settings, store, src, result)
+            except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
+                report = SourceReport(source_id=src.id, status="failed", error_code="internal_error")
+                report.message = f"{type(exc).__name__}: {exc}"
+                report.errors.append(
+                    RecordError(
+                        stage="store", source_id=src.id, code="internal_error", message=report.message
+                    )
+                )
+            report.finished_at = datetime.now(UTC)
+            store.save_run(report, etag=result.etag, last_modified=result.last_modified)
+            reports.append(report)
+            if progress:
+                progress(report)
+
+        fetch_sources(settings, store, active, on_result=on_result)
+        return reports
+    finally:
+        store.close()

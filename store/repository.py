@@ -1,0 +1,260 @@
+"""Reads and writes of the canonical store, one transaction per call.
+
+Every write is an upsert keyed by a stable id (source id, payload hash, item IRI), so
+re-running a stage never duplicates anything, and a failed run never removes what an
+earlier run stored.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.contracts import Outcome, Registry, SourceReport
+from store.models import (
+    Base,
+    FetchStateRow,
+    HarvestRunRow,
+    NetworkRow,
+    RawPayloadRow,
+    RecordRow,
+    SourceRow,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    """SQLite returns naive datetimes; everything we store is UTC."""
+    if value is not None and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+def make_engine(url: str) -> Engine:
+    """An engine; SQLite gets WAL and a busy timeout so the API can read while a harvest writes."""
+    if url.startswith("sqlite:///"):
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
+
+        @event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    """The store behind one database URL."""
+
+    def __init__(self, url: str) -> None:
+        self.engine = make_engine(url)
+        Base.metadata.create_all(self.engine)
+        self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def session(self) -> Session:
+        return self._sessions()
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # --- registry -------------------------------------------------------------------------------
+    def sync_registry(self, registry: Registry) -> None:
+        """Insert or update networks and sources from the registry (removal is explicit, not here)."""
+        with self.session() as s, s.begin():
+            for n in registry.networks:
+                s.merge(NetworkRow(id=n.id, name=n.name, homepage=n.homepage, country=n.country))
+            s.flush()
+            for src in registry.sources:
+                s.merge(
+                    SourceRow(
+                        id=src.id,
+                        network_id=src.network,
+                        title=src.title,
+                        url=src.url,
+                        platform=src.platform,
+                        kind=src.kind,
+                        language=src.language,
+                        licence=src.licence,
+                        paused=src.paused,
+                    )
+                )
+
+    def network(self, network_id: str) -> NetworkRow | None:
+        with self.session() as s:
+            return s.get(NetworkRow, network_id)
+
+    def source(self, source_id: str) -> SourceRow | None:
+        with self.session() as s:
+            return s.get(SourceRow, source_id)
+
+    # --- fetch state ----------------------------------------------------------------------------
+    def fetch_state(self, source_id: str) -> FetchStateRow | None:
+        with self.session() as s:
+            return s.get(FetchStateRow, source_id)
+
+    def fetch_states(self) -> list[FetchStateRow]:
+        with self.session() as s:
+            return list(s.scalars(select(FetchStateRow).order_by(FetchStateRow.source_id)))
+
+    def save_run(
+        self, report: SourceReport, etag: str | None = None, last_modified: str | None = None
+    ) -> None:
+        """Record one source's run in its history and update its current state."""
+        ok = report.status in ("ok", "partial", "not_modified")
+        with self.session() as s, s.begin():
+            s.add(
+                HarvestRunRow(
+                    source_id=report.source_id,
+                    started_at=report.started_at,
+                    finished_at=report.finished_at,
+                    status=report.status,
+                    error_code=report.error_code,
+                    message=report.message,
+                    counts=dict(report.counts),
+                    errors=[e.model_dump(mode="json") for e in report.errors[:200]],
+                )
+            )
+            state = s.get(FetchStateRow, report.source_id) or FetchStateRow(
+                source_id=report.source_id, consecutive_failures=0
+            )
+            state.last_attempt_at = report.finished_at or _now()
+            state.status = report.status
+            state.error_code = report.error_code
+            state.message = report.message
+            state.counts = dict(report.counts)
+            if ok:
+                state.last_success_at = state.last_attempt_at
+                state.consecutive_failures = 0
+                if report.status != "not_modified":
+                    state.etag, state.last_modified = etag, last_modified
+            else:
+                state.consecutive_failures = (state.consecutive_failures or 0) + 1
+            s.merge(state)
+
+    def runs(self, source_id: str, limit: int = 20) -> list[HarvestRunRow]:
+        with self.session() as s:
+            q = (
+                select(HarvestRunRow)
+                .where(HarvestRunRow.source_id == source_id)
+                .order_by(HarvestRunRow.id.desc())
+                .limit(limit)
+            )
+            return list(s.scalars(q))
+
+    # --- raw payloads ---------------------------------------------------------------------------
+    def save_payload(self, body: bytes, url: str, content_type: str | None) -> str:
+        """Store a body once by its SHA-256; returns the hash."""
+        digest = hashlib.sha256(body).hexdigest()
+        with self.session() as s, s.begin():
+            if s.get(RawPayloadRow, digest) is None:
+                s.add(
+                    RawPayloadRow(
+                        sha256=digest,
+                        size=len(body),
+                        content_type=content_type,
+                        url=url,
+                        first_fetched_at=_now(),
+                        body=body,
+                    )
+                )
+        return digest
+
+    def payload(self, sha256: str) -> bytes | None:
+        with self.session() as s:
+            row = s.get(RawPayloadRow, sha256)
+            return row.body if row else None
+
+    # --- records --------------------------------------------------------------------------------
+    def upsert_record(
+        self,
+        *,
+        iri: str,
+        source_id: str,
+        kind: str,
+        native_id: str,
+        graph_nt: str,
+        raw_sha256: str | None,
+        content_hash: str,
+    ) -> Outcome:
+        """Insert or update one item; unchanged content is not rewritten."""
+        now = _now()
+        with self.session() as s, s.begin():
+            row = s.get(RecordRow, iri)
+            if row is None:
+                s.add(
+                    RecordRow(
+                        iri=iri,
+                        source_id=source_id,
+                        kind=kind,
+                        native_id=native_id,
+                        content_hash=content_hash,
+                        graph=graph_nt,
+                        raw_sha256=raw_sha256,
+                        first_seen_at=now,
+                        updated_at=now,
+                        indexed_hash=None,
+                    )
+                )
+                return Outcome.NEW
+            if row.content_hash == content_hash:
+                return Outcome.UNCHANGED
+            row.content_hash = content_hash
+            row.graph = graph_nt
+            row.raw_sha256 = raw_sha256
+            row.updated_at = now
+            return Outcome.UPDATED
+
+    def record(self, iri: str) -> RecordRow | None:
+        with self.session() as s:
+            row = s.get(RecordRow, iri)
+            if row is not None:
+                row.first_seen_at = _aware(row.first_seen_at)  # type: ignore[assignment]
+                row.updated_at = _aware(row.updated_at)  # type: ignore[assignment]
+            return row
+
+    def count_records(self, source_id: str | None = None) -> int:
+        from sqlalchemy import func
+
+        with self.session() as s:
+            q = select(func.count()).select_from(RecordRow)
+            if source_id:
+                q = q.where(RecordRow.source_id == source_id)
+            return int(s.scalar(q) or 0)
+
+    def records_to_index(self, batch: int = 500, all_records: bool = False) -> Iterable[list[RecordRow]]:
+        """Records whose indexed version differs from the stored one, in batches (keyset paging)."""
+        last = ""
+        while True:
+            with self.session() as s:
+                q = select(RecordRow).where(RecordRow.iri > last).order_by(RecordRow.iri).limit(batch)
+                if not all_records:
+                    q = q.where(
+                        (RecordRow.indexed_hash.is_(None))
+                        | (RecordRow.indexed_hash != RecordRow.content_hash)
+                    )
+                rows = list(s.scalars(q))
+            if not rows:
+                return
+            yield rows
+            last = rows[-1].iri
+
+    def mark_indexed(self, pairs: Sequence[tuple[str, str]]) -> None:
+        """Remember which content hash of each record the index now holds."""
+        with self.session() as s, s.begin():
+            for iri, content_hash in pairs:
+                row = s.get(RecordRow, iri)
+                if row is not None:
+                    row.indexed_hash = content_hash
