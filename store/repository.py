@@ -32,7 +32,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _aware(value: datetime | None) -> datetime | None:
+def aware(value: datetime | None) -> datetime | None:
     """SQLite returns naive datetimes; everything we store is UTC."""
     if value is not None and value.tzinfo is None:
         return value.replace(tzinfo=UTC)
@@ -221,8 +221,8 @@ class Store:
         with self.session() as s:
             row = s.get(RecordRow, iri)
             if row is not None:
-                row.first_seen_at = _aware(row.first_seen_at)  # type: ignore[assignment]
-                row.updated_at = _aware(row.updated_at)  # type: ignore[assignment]
+                row.first_seen_at = aware(row.first_seen_at)  # type: ignore[assignment]
+                row.updated_at = aware(row.updated_at)  # type: ignore[assignment]
             return row
 
     def count_records(self, source_id: str | None = None) -> int:

@@ -1,0 +1,52 @@
+"""The innonet API: search, dereferenceable linked data, source status."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+
+from api import errors
+from api.routers import linkeddata, search, sources
+from pipeline.settings import Settings, get_settings
+from search import make_backend
+from store.repository import Store
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the app for these settings (tests pass their own)."""
+    settings = settings or get_settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        app.state.settings = settings
+        app.state.store = Store(settings.resolved_database_url)
+        app.state.backend = make_backend(settings)
+        try:
+            yield
+        finally:
+            app.state.backend.close()
+            app.state.store.close()
+
+    app = FastAPI(
+        title="innonet",
+        version="0.1.0",
+        summary="Search and subscribe to public-sector innovation news, events and cases across networks.",
+        lifespan=lifespan,
+    )
+    errors.install(app)
+    app.include_router(search.router)
+    app.include_router(linkeddata.router)
+    app.include_router(sources.router)
+
+    @app.get("/health", operation_id="health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "search_backend": settings.search_backend}
+
+    return app
+
+
+def app_factory() -> FastAPI:
+    """For ``uvicorn --factory api.main:app_factory`` (settings from the environment)."""
+    return create_app()
