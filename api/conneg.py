@@ -72,7 +72,7 @@ def jsonld_context() -> dict[str, object]:
 
 def bind_prefixes(g: Graph) -> Graph:
     for prefix, iri in jsonld_context().items():
-        g.bind(prefix, iri, override=True)
+        g.bind(prefix, iri, override=True, replace=True)
     return g
 
 

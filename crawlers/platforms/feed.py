@@ -48,9 +48,10 @@ def sanitise_html(fragment: str | None) -> str | None:
 
 
 def _date(entry: Any, *keys: str) -> tuple[datetime | None, str | None]:
+    present = set(entry.keys())  # avoid feedparser's deprecated updated->published fallback
     for key in keys:
-        parsed = entry.get(f"{key}_parsed")
-        raw = entry.get(key)
+        parsed = entry[f"{key}_parsed"] if f"{key}_parsed" in present else None
+        raw = entry[key] if key in present else None
         if parsed:
             return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC), raw
         if raw:
@@ -69,9 +70,23 @@ def _native_id(entry: Any) -> str | None:
     return None
 
 
+def _undeclared_utf16(body: bytes) -> bytes:
+    """Re-encode UTF-16 without BOM or declaration (every other byte zero) as UTF-8."""
+    head = body[:200]
+    if len(head) >= 8 and not head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        for offset, codec in ((1, "utf-16-le"), (0, "utf-16-be")):
+            if head[offset::2].count(0) > 0.9 * len(head[offset::2]):
+                try:
+                    return body.decode(codec).encode("utf-8")
+                except UnicodeDecodeError:
+                    return body
+    return body
+
+
 def parse_feed(body: bytes, source: SourceSpec, content_type: str | None = None) -> ParseOutcome:
     """Read a fetched feed into raw items."""
     outcome = ParseOutcome()
+    body = _undeclared_utf16(body)
     headers = {"content-type": content_type} if content_type else None
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     bozo = parsed.get("bozo_exception")
