@@ -145,8 +145,25 @@ def make_settings(tmp_path: Path):
 def demo_sources() -> list[dict]:
     """Three good sources in two networks and one that serves plain text."""
     return [
-        {"id": "guardian", "network": "net-a", "title": "Guardian", "url": "{samples}/guardian_rss2.xml", "language": "en"},
-        {"id": "heise", "network": "net-b", "title": "heise", "url": "{samples}/heise_de_atom.xml", "language": "de"},
-        {"id": "psy", "network": "net-b", "title": "Cercle Psy", "url": "{samples}/cerclepsy_fr_latin1_no_decl.xml"},
+        {
+            "id": "guardian",
+            "network": "net-a",
+            "title": "Guardian",
+            "url": "{samples}/guardian_rss2.xml",
+            "language": "en",
+        },
+        {
+            "id": "heise",
+            "network": "net-b",
+            "title": "heise",
+            "url": "{samples}/heise_de_atom.xml",
+            "language": "de",
+        },
+        {
+            "id": "psy",
+            "network": "net-b",
+            "title": "Cercle Psy",
+            "url": "{samples}/cerclepsy_fr_latin1_no_decl.xml",
+        },
         {"id": "broken", "network": "net-a", "title": "Plain text", "url": "{samples}/not_a_feed.txt"},
     ]

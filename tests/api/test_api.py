@@ -34,7 +34,8 @@ def client(request, make_settings, tmp_path, feed_server, demo_sources):
     settings = make_settings(registry_path=registry, samples_url=feed_server, **overrides)
     harvest(settings)
     result = index_pending(settings)
-    assert result["failed"] == 0 and result["indexed"] == 55 + 15 + 9
+    assert result["failed"] == 0
+    assert result["indexed"] == 55 + 15 + 9
     with TestClient(create_app(settings)) as c:
         c.settings = settings  # type: ignore[attr-defined]
         yield c
@@ -48,7 +49,9 @@ def test_search_finds_a_word_from_a_corpus_feed(client) -> None:
     assert body["total"] >= 1
     assert "Trump sues over property tax bill for Florida golf club" in [h["title"] for h in body["hits"]]
     hit = body["hits"][0]
-    assert hit["network"] == "net-a" and hit["source"] == "guardian" and hit["type"] == "NewsArticle"
+    assert hit["network"] == "net-a"
+    assert hit["source"] == "guardian"
+    assert hit["type"] == "NewsArticle"
     assert {"type", "network", "source", "language"} <= set(body["facets"])
 
 
@@ -84,12 +87,14 @@ def test_item_iri_dereferences_to_turtle_and_jsonld(client) -> None:
     want = Graph().parse(data=stored.graph, format="nt")
 
     ttl = client.get(path, headers={"Accept": "text/turtle"})
-    assert ttl.status_code == 200 and ttl.headers["content-type"].startswith("text/turtle")
+    assert ttl.status_code == 200
+    assert ttl.headers["content-type"].startswith("text/turtle")
     assert "Accept" in ttl.headers["vary"]
     assert isomorphic(Graph().parse(data=ttl.text, format="turtle"), want)
 
     jl = client.get(path, headers={"Accept": "application/ld+json"})
-    assert jl.status_code == 200 and jl.headers["content-type"].startswith("application/ld+json")
+    assert jl.status_code == 200
+    assert jl.headers["content-type"].startswith("application/ld+json")
     doc = json.loads(jl.text)
     assert doc["@context"]["schema"] == "http://schema.org/"
     assert isomorphic(Graph().parse(data=jl.text, format="json-ld"), want)
@@ -119,7 +124,8 @@ def test_malformed_queries_get_a_clear_400(client, params) -> None:
     r = client.get("/search", params=params)
     assert r.status_code == 400
     body = r.json()
-    assert body["status"] == 400 and body["detail"]
+    assert body["status"] == 400
+    assert body["detail"]
 
 
 @pytest.mark.parametrize("q", ['title:(x AND "', "*", "\\", "NEAR(a b)", "a OR b -c", "}{][", "😀 中文"])
@@ -134,5 +140,6 @@ def test_sources_show_harvest_status(client) -> None:
     assert sources["broken"]["status"] == "failed"
     assert sources["broken"]["error_code"] == "not_a_feed"
     assert "not an RSS or Atom feed" in sources["broken"]["message"]
-    assert sources["guardian"]["status"] == "ok" and sources["guardian"]["items"] == 55
+    assert sources["guardian"]["status"] == "ok"
+    assert sources["guardian"]["items"] == 55
     assert client.get("/sources/nope").status_code == 404

@@ -27,7 +27,9 @@ def test_internal_addresses_are_blocked(url: str) -> None:
     assert info.value.code == "blocked_address"
 
 
-@pytest.mark.parametrize("url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x/", "http:///nohost"])
+@pytest.mark.parametrize(
+    "url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x/", "http:///nohost"]
+)
 def test_bad_schemes_and_hosts(url: str) -> None:
     with pytest.raises(BlockedURL) as info:
         check_url(url)

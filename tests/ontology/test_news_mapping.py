@@ -18,13 +18,17 @@ from pipeline.map import map_items
 from pipeline.validate import validate_items
 
 GOLDEN = Path(__file__).parent / "golden"
-SPIEGEL = SourceSpec(id="spiegel-update", network="spiegel", title="SPIEGEL Update", url="http://x", language="de")
+SPIEGEL = SourceSpec(
+    id="spiegel-update", network="spiegel", title="SPIEGEL Update", url="http://x", language="de"
+)
 
 
 def assert_isomorphic(got: Graph, want: Graph) -> None:
     if not isomorphic(got, want):
         _, only_got, only_want = graph_diff(to_isomorphic(got), to_isomorphic(want))
-        pytest.fail(f"unexpected:\n{only_got.serialize(format='nt')}\nmissing:\n{only_want.serialize(format='nt')}")
+        pytest.fail(
+            f"unexpected:\n{only_got.serialize(format='nt')}\nmissing:\n{only_want.serialize(format='nt')}"
+        )
 
 
 def test_spiegel_item_matches_golden_graph(corpus: Path) -> None:
@@ -64,26 +68,38 @@ def test_invalid_item_is_quarantined_and_the_others_kept() -> None:
     good = _item("a", title="A good item", published=datetime(2024, 5, 1, tzinfo=UTC))
     undated = _item("b", title="No date")
     mapped, errors = map_items(
-        [good, undated], source, base="http://innonet.test", fetched_at=datetime.now(UTC), raw_sha256=None, mapping_version="1"
+        [good, undated],
+        source,
+        base="http://innonet.test",
+        fetched_at=datetime.now(UTC),
+        raw_sha256=None,
+        mapping_version="1",
     )
-    assert not errors and len(mapped) == 2
+    assert not errors
+    assert len(mapped) == 2
     # Break one item after mapping: two headlines violate the shape.
     mapped[0].content.add((mapped[0].iri, SCHEMA.headline, Literal("A second headline")))
     valid, invalid, warnings = validate_items(mapped, "s")
     assert [v.native_id for v in valid] == ["b"]
-    assert len(invalid) == 1 and invalid[0].stage == "validate" and invalid[0].item == "a"
+    assert len(invalid) == 1
+    assert invalid[0].stage == "validate"
+    assert invalid[0].item == "a"
     assert "headline" in invalid[0].message
     assert any(w.startswith("b:") and "publication date" in w for w in warnings)
 
 
 def test_unparseable_date_is_kept_as_written_not_guessed() -> None:
     source = SourceSpec(id="s", network="n", title="t", url="http://x")
-    subject, g = map_news(_item("x", title="T", published_raw="Mon, 32 Foo 2017"), source, "http://innonet.test")
+    subject, g = map_news(
+        _item("x", title="T", published_raw="Mon, 32 Foo 2017"), source, "http://innonet.test"
+    )
     assert g.value(subject, SCHEMA.datePublished) is None
     assert g.value(subject, DCTERMS.date) == Literal("Mon, 32 Foo 2017")
 
 
 def test_relative_or_bad_links_are_not_turned_into_iris() -> None:
     source = SourceSpec(id="s", network="n", title="t", url="http://x")
-    subject, g = map_news(_item("x", title="T", url="/relative/path with space"), source, "http://innonet.test")
+    subject, g = map_news(
+        _item("x", title="T", url="/relative/path with space"), source, "http://innonet.test"
+    )
     assert g.value(subject, SCHEMA.url) is None

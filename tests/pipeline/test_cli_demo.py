@@ -27,7 +27,16 @@ def test_demo_serves_search_results_from_real_feeds(tmp_path: Path) -> None:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("INNONET_")}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "pipeline.cli", "demo", "--port", str(port), "--data-dir", str(tmp_path / "demo")],
+        [
+            sys.executable,
+            "-m",
+            "pipeline.cli",
+            "demo",
+            "--port",
+            str(port),
+            "--data-dir",
+            str(tmp_path / "demo"),
+        ],
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -52,7 +61,8 @@ def test_demo_serves_search_results_from_real_feeds(tmp_path: Path) -> None:
         assert hit["source"] == "spiegel-update"
         assert hit["id"].startswith(f"{base}/id/news/")
         ttl = httpx.get(hit["id"], headers={"Accept": "text/turtle"}, follow_redirects=True)
-        assert ttl.status_code == 200 and "NewsArticle" in ttl.text
+        assert ttl.status_code == 200
+        assert "NewsArticle" in ttl.text
         sources = {s["id"]: s for s in httpx.get(f"{base}/sources").json()}
         assert sources["not-a-feed"]["error_code"] == "not_a_feed"
         assert sources["gone-feed"]["error_code"] == "http_404"

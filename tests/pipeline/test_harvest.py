@@ -21,8 +21,10 @@ def test_good_sources_store_items_and_a_non_feed_gets_a_clear_status(
     settings = _settings(make_settings, tmp_path, feed_server, demo_sources)
     reports = {r.source_id: r for r in harvest(settings)}
     assert set(reports) == {"guardian", "heise", "psy", "broken"}
-    assert reports["guardian"].status == "ok" and reports["guardian"].counts["new"] == 55
-    assert reports["heise"].status == "ok" and reports["heise"].counts["new"] == 15
+    assert reports["guardian"].status == "ok"
+    assert reports["guardian"].counts["new"] == 55
+    assert reports["heise"].status == "ok"
+    assert reports["heise"].counts["new"] == 15
     assert reports["broken"].status == "failed"
     assert reports["broken"].error_code == "not_a_feed"
     assert reports["broken"].errors[0].stage == "parse"
@@ -30,10 +32,14 @@ def test_good_sources_store_items_and_a_non_feed_gets_a_clear_status(
     assert store.count_records("guardian") == 55
     assert store.count_records("broken") == 0
     state = store.fetch_state("broken")
-    assert state is not None and state.status == "failed" and state.consecutive_failures == 1
+    assert state is not None
+    assert state.status == "failed"
+    assert state.consecutive_failures == 1
 
 
-def test_reharvest_is_conditional_and_changes_nothing(make_settings, tmp_path, feed_server, demo_sources) -> None:
+def test_reharvest_is_conditional_and_changes_nothing(
+    make_settings, tmp_path, feed_server, demo_sources
+) -> None:
     settings = _settings(make_settings, tmp_path, feed_server, demo_sources[:2])
     harvest(settings)
     store = Store(settings.resolved_database_url)
@@ -43,7 +49,9 @@ def test_reharvest_is_conditional_and_changes_nothing(make_settings, tmp_path, f
     assert store.count_records() == before
 
 
-def test_changed_payload_counts_unchanged_and_updated(make_settings, tmp_path, feed_server, feed_dir, demo_sources) -> None:
+def test_changed_payload_counts_unchanged_and_updated(
+    make_settings, tmp_path, feed_server, feed_dir, demo_sources
+) -> None:
     settings = _settings(make_settings, tmp_path, feed_server, demo_sources[:1])
     harvest(settings)
     feed = feed_dir / "guardian_rss2.xml"
@@ -58,14 +66,17 @@ def test_changed_payload_counts_unchanged_and_updated(make_settings, tmp_path, f
     assert report.counts["new"] == 0
 
 
-def test_a_source_that_breaks_keeps_its_items(make_settings, tmp_path, feed_server, feed_dir, demo_sources) -> None:
+def test_a_source_that_breaks_keeps_its_items(
+    make_settings, tmp_path, feed_server, feed_dir, demo_sources
+) -> None:
     settings = _settings(make_settings, tmp_path, feed_server, demo_sources[:1])
     harvest(settings)
     store = Store(settings.resolved_database_url)
     assert store.count_records("guardian") == 55
     (feed_dir / "guardian_rss2.xml").write_text("<html>maintenance</html>")
     report = harvest(settings)[0]
-    assert report.status == "failed" and report.error_code == "not_a_feed"
+    assert report.status == "failed"
+    assert report.error_code == "not_a_feed"
     assert store.count_records("guardian") == 55
     (feed_dir / "guardian_rss2.xml").unlink()
     report = harvest(settings)[0]
@@ -74,7 +85,9 @@ def test_a_source_that_breaks_keeps_its_items(make_settings, tmp_path, feed_serv
     assert store.fetch_state("guardian").consecutive_failures == 2  # type: ignore[union-attr]
 
 
-def test_blocked_address_is_refused_without_allowlist(make_settings, tmp_path, feed_server, demo_sources) -> None:
+def test_blocked_address_is_refused_without_allowlist(
+    make_settings, tmp_path, feed_server, demo_sources
+) -> None:
     registry = write_registry(tmp_path / "registry.yaml", demo_sources[:1])
     settings = make_settings(registry_path=registry, samples_url=feed_server, fetch_allow_hosts=[])
     report = harvest(settings)[0]
@@ -91,7 +104,9 @@ def test_paused_source_is_not_fetched(make_settings, tmp_path, feed_server, demo
     assert Store(settings.resolved_database_url).count_records() == 0
 
 
-def test_raw_payload_is_archived_by_hash(make_settings, tmp_path, feed_server, feed_dir, demo_sources) -> None:
+def test_raw_payload_is_archived_by_hash(
+    make_settings, tmp_path, feed_server, feed_dir, demo_sources
+) -> None:
     import hashlib
 
     settings = _settings(make_settings, tmp_path, feed_server, demo_sources[:1])

@@ -1,0 +1,333 @@
+"""What only the Elasticsearch backend has: the versioned index behind an alias, the mapping
+from the repository, per-item bulk errors from the server, retries, and the user's text
+never reaching a query parser. Against the real server (``scripts/elasticsearch.sh``).
+
+The behaviour both backends share is in ``test_contract.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+from elastic_transport import ApiResponseMeta, HttpHeaders, NodeConfig
+from elasticsearch import ApiError
+
+import search.elasticsearch as es_module
+from search.base import SearchUnavailable
+from search.documents import FACET_FIELDS, SearchDocument, SearchQuery
+from search.elasticsearch import MAPPING_FILE, ElasticsearchBackend, build_search_body
+
+pytestmark = pytest.mark.integration
+
+ITEM = "https://example.org/item/"
+NET = "https://example.org/network/lab"
+
+
+def _doc(n: int | str, **fields: object) -> SearchDocument:
+    values: dict[str, object] = {
+        "type": "news",
+        "title": f"Proeftuin nummer {n}",
+        "summary": "Een gemeente test een digitaal platform.",
+        "network": NET,
+        "source": "src-a",
+        "language": "nl",
+        "published": datetime(2024, 1, 1, tzinfo=UTC),
+    }
+    values.update(fields)
+    return SearchDocument(id=f"{ITEM}{n}", **values)
+
+
+def _api_error(status: int, error_type: str = "some_exception") -> ApiError:
+    meta = ApiResponseMeta(
+        status=status,
+        http_version="1.1",
+        headers=HttpHeaders(),
+        duration=0.0,
+        node=NodeConfig("http", "127.0.0.1", 9200),
+    )
+    body = {"error": {"type": error_type, "reason": f"simulated {status}"}, "status": status}
+    return ApiError(message=error_type, meta=meta, body=body)
+
+
+# -- the index ------------------------------------------------------------------------------
+
+
+def test_alias_points_to_the_versioned_index_with_the_repository_mapping(
+    es_backend: ElasticsearchBackend, es_url: str, es_alias: str
+) -> None:
+    aliases = httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()
+    assert list(aliases) == [f"{es_alias}-v1"]
+    assert aliases[f"{es_alias}-v1"]["aliases"][es_alias]["is_write_index"] is True
+
+    expected = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
+    mapping = httpx.get(f"{es_url}/{es_alias}-v1/_mapping", timeout=10).json()
+    assert mapping[f"{es_alias}-v1"]["mappings"] == expected["mappings"]
+    assert expected["mappings"]["_meta"]["version"] == 1
+    assert expected["mappings"]["dynamic"] == "strict"
+
+    settings = httpx.get(f"{es_url}/{es_alias}-v1/_settings", timeout=10).json()
+    index = settings[f"{es_alias}-v1"]["settings"]["index"]
+    assert index["number_of_shards"] == "1"
+    assert index["max_result_window"] == "10100"
+
+
+def test_the_mapping_uses_only_server_native_analysis() -> None:
+    text = MAPPING_FILE.read_text(encoding="utf-8")
+    definition = json.loads(text)
+    assert "analysis" not in definition["settings"].get("index", {})
+    analysers = {
+        field["analyzer"] for field in definition["mappings"]["properties"].values() if "analyzer" in field
+    }
+    assert analysers == {"whitespace"}
+    for field in (*FACET_FIELDS, "themes", "id"):
+        assert definition["mappings"]["properties"][field]["type"] == "keyword"
+
+
+def test_ensure_index_is_idempotent_and_safe_when_processes_race(
+    es_backend: ElasticsearchBackend, es_url: str, es_alias: str
+) -> None:
+    assert es_backend.upsert([_doc(1)]).indexed == 1
+    es_backend.ensure_index()
+    es_backend.ensure_index()
+    es_backend.refresh()
+    assert es_backend.count() == 1  # the existing index was kept, not recreated
+
+    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v1"
+    backends = [ElasticsearchBackend(es_url, fresh, timeout_s=30) for _ in range(6)]
+    barrier = threading.Barrier(len(backends))
+    failures: list[BaseException] = []
+
+    def create(backend: ElasticsearchBackend) -> None:
+        barrier.wait()
+        try:
+            backend.ensure_index()
+        except BaseException as exc:  # collected and asserted below
+            failures.append(exc)
+
+    threads = [threading.Thread(target=create, args=(b,)) for b in backends]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    try:
+        assert failures == []
+        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v1"]
+    finally:
+        for b in backends:
+            b.close()
+        httpx.delete(f"{es_url}/{fresh}-v1", timeout=30)
+
+
+def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> None:
+    backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
+    try:
+        assert backend.upsert([_doc(1)]).indexed == 1
+        backend.refresh()
+        assert backend.count() == 1
+        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v1"]
+    finally:
+        backend.close()
+
+
+def test_a_concrete_index_under_the_alias_name_is_a_clear_error(es_url: str, es_alias: str) -> None:
+    httpx.put(f"{es_url}/{es_alias}", timeout=30).raise_for_status()
+    backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
+    try:
+        with pytest.raises(SearchUnavailable, match=es_alias):
+            backend.ensure_index()
+    finally:
+        backend.close()
+        httpx.delete(f"{es_url}/{es_alias}", timeout=30)
+
+
+# -- bulk writes ----------------------------------------------------------------------------
+
+
+def test_documents_the_server_rejects_are_reported_and_the_others_indexed(
+    es_backend: ElasticsearchBackend,
+) -> None:
+    # Passes pydantic, refused by Lucene: a keyword term longer than 32766 bytes.
+    immense = _doc("immense", source="s" * 40_000)
+    # Built around pydantic: re-validated by the backend and refused before it is sent.
+    bad_date = SearchDocument.model_construct(**{**dict(_doc("bad-date")), "published": "not-a-date"})
+    docs = [_doc(1), immense, _doc(2), bad_date, _doc(3)]
+
+    report = es_backend.upsert(docs)
+    es_backend.refresh()
+
+    assert report.indexed == 3
+    by_id = {e.id: e.reason for e in report.errors}
+    assert set(by_id) == {immense.id, ITEM + "bad-date"}
+    assert "immense term" in by_id[immense.id]
+    assert "source" in by_id[immense.id]
+    assert len(by_id[immense.id]) < 1000  # the 40 kB value is not copied into the report
+    assert "published" in by_id[ITEM + "bad-date"]
+    assert es_backend.count() == 3
+    assert es_backend.get(immense.id) is None
+    assert es_backend.get(ITEM + "2") == docs[2]
+
+
+def test_a_refused_document_does_not_stop_later_chunks(es_backend: ElasticsearchBackend) -> None:
+    docs = [_doc(i) for i in range(1200)]  # three chunks of at most 500
+    docs[7] = _doc(7, network="n" * 40_000)
+    report = es_backend.upsert(docs)
+    es_backend.refresh()
+    assert [e.id for e in report.errors] == [ITEM + "7"]
+    assert report.indexed == 1199
+    assert es_backend.count() == 1199
+    assert es_backend.get(ITEM + "1199") == docs[1199]
+
+
+def test_a_chunk_refused_as_a_whole_is_reported_and_the_next_chunk_sent(
+    es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(es_module, "BULK_CHUNK", 2)
+    monkeypatch.setattr(es_module.time, "sleep", lambda _s: None)
+    real_bulk = es_backend._client.bulk
+    calls = {"n": 0}
+
+    def first_chunk_refused(**kwargs: object):
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise _api_error(400, "action_request_validation_exception")
+        return real_bulk(**kwargs)
+
+    monkeypatch.setattr(es_backend._client, "bulk", first_chunk_refused)
+    report = es_backend.upsert([_doc(i) for i in range(5)])
+    es_backend.refresh()
+    assert [e.id for e in report.errors] == [ITEM + "0", ITEM + "1"]
+    assert "action_request_validation_exception" in report.errors[0].reason
+    assert report.indexed == 3
+    assert es_backend.count() == 3
+
+
+def test_overload_is_retried_with_backoff(
+    es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sleeps: list[float] = []
+    monkeypatch.setattr(es_module.time, "sleep", sleeps.append)
+    real_bulk = es_backend._client.bulk
+    calls = {"n": 0}
+
+    def overloaded_then_real(**kwargs: object):
+        calls["n"] += 1
+        if calls["n"] <= 2:
+            raise _api_error(429, "es_rejected_execution_exception")
+        return real_bulk(**kwargs)
+
+    monkeypatch.setattr(es_backend._client, "bulk", overloaded_then_real)
+    report = es_backend.upsert([_doc(1), _doc(2)])
+    assert report.errors == []
+    assert report.indexed == 2
+    assert len(sleeps) == 2
+    assert sleeps[1] > sleeps[0]
+
+
+def test_persistent_overload_reports_every_document(
+    es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(es_module.time, "sleep", lambda _s: None)
+
+    def always_503(**kwargs: object):
+        raise _api_error(503, "cluster_block_exception")
+
+    monkeypatch.setattr(es_backend._client, "bulk", always_503)
+    report = es_backend.upsert([_doc(1), _doc(2)])
+    assert report.indexed == 0
+    assert [e.id for e in report.errors] == [ITEM + "1", ITEM + "2"]
+    assert "503" in report.errors[0].reason
+
+
+def test_delete_ignores_unknown_ids(es_backend: ElasticsearchBackend) -> None:
+    es_backend.upsert([_doc(1), _doc(2)])
+    report = es_backend.delete([ITEM + "1", ITEM + "nope", ITEM + "1"])
+    es_backend.refresh()
+    assert report.errors == []
+    assert report.deleted == 1
+    assert es_backend.count() == 1
+
+
+# -- unreachable -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda b: b.ensure_index(),
+        lambda b: b.upsert([_doc(1)]),
+        lambda b: b.delete([ITEM + "1"]),
+        lambda b: b.search(SearchQuery(q="proeftuin")),
+        lambda b: b.get(ITEM + "1"),
+        lambda b: b.count(),
+        lambda b: b.refresh(),
+    ],
+    ids=["ensure_index", "upsert", "delete", "search", "get", "count", "refresh"],
+)
+def test_unreachable_server_raises_search_unavailable_naming_the_url(call) -> None:
+    backend = ElasticsearchBackend("http://127.0.0.1:1", "innonet-unreachable", timeout_s=2)
+    try:
+        with pytest.raises(SearchUnavailable, match=r"http://127\.0\.0\.1:1") as info:
+            call(backend)
+        assert "not reachable" in str(info.value)
+    finally:
+        backend.close()
+
+
+# -- the user's text never reaches a query parser ------------------------------------------------
+
+
+HOSTILE = [
+    'title:(foo AND "bar',
+    "*",
+    "?",
+    "\\",
+    "\\\\",
+    "{}",
+    "[1 TO *]",
+    "{* TO 2024}",
+    "/regex/",
+    "/.*/",
+    "foo~2",
+    '"unclosed',
+    "a && b || !c",
+    "+(-",
+    "_exists_:title",
+    "published:>2020",
+    "<script>alert(1)</script>",
+    "proeftuin*",
+    "AND OR NOT",
+    "\u0000\u0001",
+    "a" * 10_000,
+    " ".join(["or"] * 5_000),
+]
+
+
+@pytest.mark.parametrize("q", HOSTILE)
+def test_lucene_syntax_in_the_query_never_raises(es_backend: ElasticsearchBackend, q: str) -> None:
+    es_backend.upsert([_doc(1), _doc(2, title="Foo bar en regex")])
+    es_backend.refresh()
+    result = es_backend.search(SearchQuery(q=q, filters={"network": [NET]}))
+    assert result.total >= 0
+    body = json.dumps(build_search_body(SearchQuery(q=q)))
+    assert '"query_string"' not in body
+
+
+def test_query_syntax_is_matched_as_words(es_backend: ElasticsearchBackend) -> None:
+    es_backend.upsert([_doc(1), _doc(2, title="Foo bar en regex")])
+    es_backend.refresh()
+    assert [h.id for h in es_backend.search(SearchQuery(q='title:(foo AND "bar')).hits] == []
+    assert [h.id for h in es_backend.search(SearchQuery(q='(foo) "bar"')).hits] == [ITEM + "2"]
+    assert [h.id for h in es_backend.search(SearchQuery(q="/regex/")).hits] == [ITEM + "2"]
+    assert es_backend.search(SearchQuery(q="proef*")).total == 0
+
+
+def test_the_last_page_within_the_result_window(es_backend: ElasticsearchBackend) -> None:
+    es_backend.upsert([_doc(1)])
+    es_backend.refresh()
+    result = es_backend.search(SearchQuery(offset=10_000, size=100))
+    assert result.total == 1
+    assert result.hits == []
