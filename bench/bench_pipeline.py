@@ -28,7 +28,12 @@ def load() -> list[tuple[SourceSpec, list[MappedItem]]]:
         source = SourceSpec(id=path.stem.replace(".", "-"), network="bench", title=path.name, url="http://x")
         items = parse_feed(path.read_bytes(), source).items
         mapped, _ = map_items(
-            items, source, base="http://bench", fetched_at=datetime.now(UTC), raw_sha256=None, mapping_version="1"
+            items,
+            source,
+            base="http://bench",
+            fetched_at=datetime.now(UTC),
+            raw_sha256=None,
+            mapping_version="1",
         )
         batches.append((source, mapped))
     return batches

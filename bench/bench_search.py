@@ -29,7 +29,9 @@ def documents() -> list[SearchDocument]:
     docs = []
     for copy in range(COPIES):
         for path in sorted(FEEDS.glob("*.xml")):
-            source = SourceSpec(id=path.stem.replace(".", "-"), network=f"net-{copy % 5}", title="t", url="http://x")
+            source = SourceSpec(
+                id=path.stem.replace(".", "-"), network=f"net-{copy % 5}", title="t", url="http://x"
+            )
             for i, item in enumerate(parse_feed(path.read_bytes(), source).items):
                 docs.append(
                     SearchDocument(

@@ -1,0 +1,241 @@
+"""Smoke test: one real ``dag.test()`` run of ``innonet_harvest`` on a real Airflow and real servers.
+
+Real Airflow 3.3 with a SQLite metadata DB, real Scrapy fetches from a real HTTP server on
+127.0.0.1, the real store (SQLite) and the real Elasticsearch. Nothing is mocked.
+
+Why a subprocess: Airflow reads ``AIRFLOW_HOME`` and its config once, at first ``import airflow``,
+and keeps module-global engine, ORM session and logging state; ``dag.test()`` also installs its own
+logging. Other tests in this pytest process may already have imported Airflow (the DagBag tests
+do) with the user's default ``~/airflow``. So this module runs *itself* as a script
+(``python test_harvest_dag.py <dags> <out.json>``) in a fresh interpreter whose environment is
+built from scratch: ``AIRFLOW_HOME`` and the metadata DB in ``tmp_path``, our ``INNONET_*``
+settings, nothing inherited that could leak in (no ``.env``: the working directory is ``tmp_path``).
+The script migrates the DB (the Python body of ``airflow db migrate``), parses the DAG folder,
+runs ``dag.test()`` and writes the run's task states, XComs and asset events as JSON.
+
+Retries are set to 0 in that run only: ``dag.test()`` honours ``retry_delay`` by polling, so a
+broken task would otherwise block the test for minutes, and a task that only passes on a retry
+should fail a smoke test anyway. Policy (retries >= 2) is checked in ``test_dag_integrity``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+DAG_ID = "innonet_harvest"
+ASSET_URI = "innonet://items-indexed/"
+
+GOOD = {  # source id -> (corpus file, a word from one of its item titles)
+    "guardian-us": ("guardian_rss2.xml", "conservatives"),
+    "heise-atom": ("heise_de_atom.xml", "WildFly"),
+    "spiegel-update": ("spiegel_de_rss2.xml", None),
+}
+BROKEN = {  # source id -> served file name (None: not served, so the server answers 404)
+    "not-a-feed": "not_a_feed.txt",
+    "gone-feed": None,
+}
+
+
+def _registry_yaml(base_url: str) -> str:
+    lines = [
+        "networks:",
+        "  - {id: samples, name: Sample outlets}",
+        "  - {id: broken, name: Broken on purpose}",
+        "sources:",
+    ]
+    for sid, (name, _) in GOOD.items():
+        lines.append(
+            f"  - {{id: {sid}, network: samples, title: {sid}, url: '{base_url}/{name}', "
+            "platform: feed, kind: news}"
+        )
+    for sid, name in BROKEN.items():
+        lines.append(
+            f"  - {{id: {sid}, network: broken, title: {sid}, url: '{base_url}/{name or 'removed.xml'}', "
+            "platform: feed, kind: news}"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _clean_env(tmp_path: Path, registry: Path, es_url: str, es_index: str) -> dict[str, str]:
+    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "JAVA_HOME")
+    env = {k: v for k, v in os.environ.items() if k in keep}
+    airflow_home = tmp_path / "airflow"
+    airflow_home.mkdir()
+    env.update(
+        {
+            "AIRFLOW_HOME": str(airflow_home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
+            "INNONET_REGISTRY_PATH": str(registry),
+            "INNONET_DATA_DIR": str(tmp_path / "data"),
+            "INNONET_SEARCH_BACKEND": "elasticsearch",
+            "INNONET_ES_URL": es_url,
+            "INNONET_ES_INDEX": es_index,
+            "INNONET_FETCH_ALLOW_HOSTS": '["127.0.0.1"]',
+            "INNONET_FETCH_DELAY_S": "0",
+        }
+    )
+    return env
+
+
+@pytest.mark.airflow
+@pytest.mark.integration
+def test_hourly_harvest_run_fetches_stores_and_indexes(
+    tmp_path: Path, corpus: Path, es_url: str, es_alias: str
+) -> None:
+    import httpx
+
+    from crawlers.samples.server import serve_directory
+
+    served = tmp_path / "served"
+    served.mkdir()
+    for name, _ in GOOD.values():
+        shutil.copy(corpus / "rss_atom" / name, served / name)
+    (served / "not_a_feed.txt").write_text("This is plain text, not a feed.\n", encoding="utf-8")
+    (tmp_path / "data").mkdir()
+    out = tmp_path / "run.json"
+
+    with serve_directory(served) as base_url:
+        registry = tmp_path / "registry.yaml"
+        registry.write_text(_registry_yaml(base_url), encoding="utf-8")
+        proc = subprocess.run(
+            [sys.executable, __file__, str(REPO / "dags"), str(out)],
+            env=_clean_env(tmp_path, registry, es_url, es_alias),
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+    log = (proc.stdout + proc.stderr)[-8000:]
+    assert proc.returncode == 0, log
+    run = json.loads(out.read_text())
+
+    assert run["state"] == "success", (run["tasks"], log)
+    assert all(t["state"] == "success" for t in run["tasks"]), run["tasks"]
+    assert {t["task_id"] for t in run["tasks"]} == {"plan", "harvest_batch", "index"}
+
+    # plan: every source exactly once, in at most 4 batches, one mapped task per batch
+    batches = run["xcom"]["plan"]
+    assert 1 <= len(batches) <= 4
+    assert Counter(s for b in batches for s in b) == Counter([*GOOD, *BROKEN])
+    assert sum(t["task_id"] == "harvest_batch" for t in run["tasks"]) == len(batches)
+
+    # harvest_batch: exactly one terminal report per source; good ones ok, broken ones failed
+    reports = [r for batch in run["xcom"]["harvest_batch"] for r in batch]
+    assert Counter(r["source_id"] for r in reports) == Counter([*GOOD, *BROKEN]), reports
+    by_id = {r["source_id"]: r for r in reports}
+    for sid in GOOD:
+        assert by_id[sid]["status"] == "ok", by_id[sid]
+        assert by_id[sid]["counts"]["new"] > 0, by_id[sid]
+    for sid in BROKEN:
+        assert by_id[sid]["status"] == "failed", by_id[sid]
+        assert by_id[sid]["error_code"], by_id[sid]
+
+    # index: everything new went in, nothing was refused, the asset was updated
+    summary = run["xcom"]["index"]
+    stored = sum(r["counts"]["new"] for r in reports)
+    assert summary["index"]["indexed"] == stored, summary
+    assert summary["index"]["failed"] == 0, summary
+    assert summary["sources"] == {"ok": len(GOOD), "failed": len(BROKEN)}
+    assert run["asset_events"] == [{"uri": ASSET_URI, "task_id": "index"}]
+
+    # the items are in the real Elasticsearch under the alias the run used, per source, and
+    # findable by a title word (analysed the way the project indexes text: search.analysis)
+    from search.analysis import query_tokens
+
+    def es_count(query: dict) -> int:
+        r = httpx.post(f"{es_url}/{es_alias}/_count", json={"query": query}, timeout=30)
+        r.raise_for_status()
+        return r.json()["count"]
+
+    httpx.post(f"{es_url}/{es_alias}/_refresh", timeout=30).raise_for_status()
+    assert es_count({"match_all": {}}) == stored
+    for sid in BROKEN:
+        assert es_count({"term": {"source": sid}}) == 0
+    for sid, (_, word) in GOOD.items():
+        assert es_count({"term": {"source": sid}}) == by_id[sid]["counts"]["new"], sid
+        if word is not None:
+            text = {"match": {"title_a": {"query": " ".join(query_tokens(word)), "operator": "and"}}}
+            query = {"bool": {"must": [text], "filter": [{"term": {"source": sid}}]}}
+            assert es_count(query) >= 1, f"{word!r} ({sid}) not found in {es_alias}"
+
+
+# --- the script this module becomes in the fresh interpreter --------------------------------------
+
+
+def _run_dag_test(dags_folder: str, out_path: str) -> None:
+    import time
+
+    from airflow import settings
+    from airflow.dag_processing.dagbag import DagBag
+    from airflow.models.asset import AssetEvent, AssetModel
+    from airflow.models.xcom import XComModel
+    from airflow.utils import db
+    from airflow.utils.session import create_session
+    from sqlalchemy import select
+
+    if Path(settings.DAGS_FOLDER).resolve() != Path(dags_folder).resolve():
+        # dag.test() serialises the DAG through the configured "dags-folder" bundle; a DAG parsed
+        # from anywhere else fails with "the dag is not serialized".
+        raise SystemExit(f"AIRFLOW__CORE__DAGS_FOLDER is {settings.DAGS_FOLDER}, not {dags_folder}")
+    t0 = time.monotonic()
+    db.upgradedb()  # what `airflow db migrate` runs; on an empty SQLite file it creates the schema
+    t1 = time.monotonic()
+    bag = DagBag(dag_folder=dags_folder)
+    if bag.import_errors:
+        raise SystemExit(f"import errors: {bag.import_errors}")
+    dag = bag.dags[DAG_ID]
+    for t in dag.tasks:
+        t.retries = 0  # see the module docstring
+    dag_run = dag.test()
+    t2 = time.monotonic()
+
+    with create_session() as session:
+        tis = dag_run.get_task_instances(session=session)
+        xcoms = session.scalars(
+            select(XComModel).where(
+                XComModel.dag_id == DAG_ID,
+                XComModel.run_id == dag_run.run_id,
+                XComModel.key == "return_value",
+            )
+        ).all()
+        events = session.execute(
+            select(AssetModel.uri, AssetEvent.source_task_id)
+            .join(AssetModel, AssetModel.id == AssetEvent.asset_id)
+            .where(AssetEvent.source_dag_id == DAG_ID, AssetEvent.source_run_id == dag_run.run_id)
+        ).all()
+        mapped: dict[str, list[tuple[int, object]]] = {}
+        for x in xcoms:
+            mapped.setdefault(x.task_id, []).append((x.map_index, XComModel.deserialize_value(x)))
+        result = {
+            "state": str(dag_run.state),
+            "tasks": [
+                {"task_id": ti.task_id, "map_index": ti.map_index, "state": str(ti.state)}
+                for ti in sorted(tis, key=lambda ti: (ti.task_id, ti.map_index))
+            ],
+            "xcom": {
+                task_id: [v for i, v in sorted(values, key=lambda iv: iv[0])]
+                if task_id == "harvest_batch"
+                else values[0][1]
+                for task_id, values in mapped.items()
+            },
+            "asset_events": [{"uri": uri, "task_id": task_id} for uri, task_id in events],
+            "seconds": {"db_migrate": round(t1 - t0, 1), "dag_test": round(t2 - t1, 1)},
+        }
+    Path(out_path).write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+    print("dag.test timings:", result["seconds"], flush=True)
+
+
+if __name__ == "__main__":
+    _run_dag_test(sys.argv[1], sys.argv[2])
