@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 STAGES = ("fetch", "parse", "map", "validate", "store", "index", "publish")
 Stage = Literal["fetch", "parse", "map", "validate", "store", "index", "publish"]
+
+#: Item types innonet knows; each maps to one module in ontology/mapping.
+ItemKind = Literal["news", "event", "case", "organisation"]
+#: Source platforms; each is one module in crawlers/platforms (PLATFORMS in pipeline/parse.py).
+Platform = Literal["feed", "ical", "jsonld", "html", "sitemap", "opml", "uitdatabank", "ldes", "innonet-registry"]
 
 
 class NetworkSpec(BaseModel):
@@ -33,11 +38,15 @@ class SourceSpec(BaseModel):
     network: str
     title: str
     url: str
-    platform: Literal["feed"] = "feed"
-    kind: Literal["news"] = "news"
+    platform: Platform = "feed"
+    kind: ItemKind = "news"
     language: str | None = None
     licence: str | None = None
     paused: bool = False
+    #: Platform options (e.g. CSS/XPath selectors for pages without markup, a window for iCal).
+    options: dict[str, Any] = Field(default_factory=dict)
+    #: The source's own tags mapped onto our theme concepts (tag -> concept IRI or notation).
+    tag_map: dict[str, str] = Field(default_factory=dict)
 
 
 class Registry(BaseModel):
@@ -67,11 +76,15 @@ class FetchResult(BaseModel):
 
 
 class RawItem(BaseModel):
-    """One item as a platform adapter read it, before any mapping."""
+    """One item as a platform adapter read it, before any mapping.
+
+    Common fields first; event fields are used when ``kind == "event"``; anything else a
+    platform knows (case facets, structured data as found) goes in ``extra`` for the mapper.
+    """
 
     source_id: str
     native_id: str
-    kind: Literal["news"] = "news"
+    kind: ItemKind = "news"
     title: str | None = None
     summary: str | None = None
     body_html: str | None = None
@@ -82,6 +95,24 @@ class RawItem(BaseModel):
     language: str | None = None
     authors: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    image: str | None = None
+    # events
+    start: datetime | None = None
+    end: datetime | None = None
+    start_raw: str | None = None
+    end_raw: str | None = None
+    timezone: str | None = None
+    all_day: bool = False
+    location_name: str | None = None
+    location_address: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    online_url: str | None = None
+    organizer: str | None = None
+    registration_url: str | None = None
+    status: str | None = None
+    # anything else the platform read (e.g. JSON-LD as found, case facets)
+    extra: dict[str, Any] = Field(default_factory=dict)
 
 
 class Outcome(StrEnum):
