@@ -9,6 +9,8 @@ from fastapi import FastAPI
 
 from api import errors
 from api.routers import linkeddata, search, sources
+from api.routers import metrics as metrics_router
+from api.routers import partners as partners_router
 from pipeline.settings import Settings, get_settings
 from search import make_backend
 from store.repository import Store
@@ -39,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(linkeddata.router)
     app.include_router(sources.router)
+    app.include_router(metrics_router.router)
+    partners_router.install(app, settings)  # /partner/v1: body limit, rate limit, routes
 
     @app.get("/health", operation_id="health", tags=["operations"])
     async def health() -> dict[str, str]:

@@ -12,12 +12,14 @@ from datetime import UTC, datetime
 
 from pipeline.contracts import FetchResult, RecordError, SourceReport, SourceSpec
 from pipeline.fetch import fetch_sources
+from pipeline.health import Tracker
 from pipeline.map import map_items
 from pipeline.parse import parse_payload
 from pipeline.registry import load_registry
 from pipeline.settings import Settings
 from pipeline.store import store_items
 from pipeline.validate import validate_items
+from store.partners import effective_registry
 from store.repository import Store
 
 Progress = Callable[[SourceReport], None]
@@ -95,6 +97,7 @@ def harvest(
     store = Store(settings.resolved_database_url)
     try:
         store.sync_registry(registry)
+        registry = effective_registry(store, registry)  # + partner sources, automatic pauses
         wanted = set(source_ids) if source_ids is not None else None
         unknown = (wanted or set()) - {s.id for s in registry.sources}
         if unknown:
@@ -130,11 +133,17 @@ def harvest(
                 )
             report.finished_at = datetime.now(UTC)
             store.save_run(report, etag=result.etag, last_modified=result.last_modified)
+            tracker.finish(report, result)  # health: attempt closed, back-off, pause + notify
             reports.append(report)
             if progress:
                 progress(report)
 
-        fetch_sources(settings, store, active, on_result=on_result)
+        with Tracker(settings, store, active) as tracker:
+            fetch_sources(settings, store, active, on_result=on_result)
+            for report in tracker.close():  # sources the crawl never answered: failed, not "running"
+                reports.append(report)
+                if progress:
+                    progress(report)
         return reports
     finally:
         store.close()

@@ -30,7 +30,9 @@ def index_records(
 ) -> dict[str, Any]:
     """Index pending (or, with ``rebuild``, all) records; returns counts and errors."""
     with store.session() as s:
-        names = {n.id: n.name for n in s.query(NetworkRow)}
+        networks = list(s.query(NetworkRow))
+        names = {n.id: n.name for n in networks}
+        countries = {n.id: n.country for n in networks}
     backend.ensure_index()
     indexed, errors = 0, []
     for rows in store.records_to_index(all_records=rebuild):
@@ -38,7 +40,7 @@ def index_records(
         for row in rows:
             g = Graph()
             g.parse(data=row.graph, format="nt")
-            docs.append(document_from_graph(row.iri, g, names))
+            docs.append(document_from_graph(row.iri, g, names, countries))
         report = backend.upsert(docs)
         failed = {e.id for e in report.errors}
         errors.extend(e.model_dump() for e in report.errors)

@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +62,38 @@ class Settings(BaseSettings):
         description="Deadline of one whole crawl process; sources left unanswered fail with fetch_error.",
     )
     mapping_version: str = Field("1", description="Version of the RDF mapping, recorded in provenance.")
+    # --- scheduling and harvest health (pipeline/schedule.py, pipeline/health.py) ---
+    harvest_interval_s: int = Field(
+        3600, description="Base interval between two harvests of one source (seconds); back-off multiplies it."
+    )
+    harvest_max_interval_s: int = Field(
+        86400, description="Cap of the adaptive back-off for sources that rarely change or keep failing."
+    )
+    harvest_max_batches: int = Field(
+        16, description="Upper bound on harvest task instances per cycle (sources are batched by host)."
+    )
+    health_pause_after: int = Field(
+        5, description="Consecutive failed harvests after which a source is paused and its owner notified."
+    )
+    health_stuck_after_s: int = Field(
+        3600, description="A harvest still marked running after this many seconds without a heartbeat is stuck."
+    )
+    health_dead_after_days: int = Field(
+        30, description="A source without a successful harvest for this many days is reported dead."
+    )
+    smtp_host: str = Field("", description="SMTP server for owner notifications; empty disables e-mail.")
+    smtp_port: int = Field(25, description="SMTP port.")
+    smtp_from: str = Field("innonet@localhost", description="Sender address of notification e-mails.")
+    smtp_username: str = Field("", description="SMTP login; empty means no authentication.")
+    smtp_password: SecretStr = Field(SecretStr(""), description="SMTP password.")
+    smtp_starttls: bool = Field(False, description="Upgrade the SMTP connection with STARTTLS.")
+    notify_timeout_s: float = Field(10.0, description="Timeout of one webhook or SMTP delivery.")
+    partner_max_body_bytes: int = Field(
+        64 * 1024, description="Largest request body the partner API accepts (413 above)."
+    )
+    partner_rate_per_minute: int = Field(
+        120, description="Requests per minute per partner API key (429 with Retry-After above)."
+    )
 
     @property
     def resolved_database_url(self) -> str:

@@ -9,11 +9,20 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
-from search.documents import IndexReport, SearchDocument, SearchQuery, SearchResult
+from search.documents import IndexReport, SearchDocument, SearchQuery, SearchResult, Suggestion
 
 
 class SearchUnavailable(RuntimeError):
     """The backend cannot be reached or refused the request as a whole (not one document)."""
+
+
+class Unsupported(RuntimeError):
+    """A feature this backend does not have (the API answers 501 and names the backend that has it)."""
+
+    def __init__(self, feature: str, backend: str) -> None:
+        super().__init__(f"{feature} needs the Elasticsearch backend; this instance runs {backend}")
+        self.feature = feature
+        self.backend = backend
 
 
 class SearchBackend(ABC):
@@ -59,6 +68,17 @@ class SearchBackend(ABC):
     @abstractmethod
     def refresh(self) -> None:
         """Make all writes so far visible to search."""
+
+    @abstractmethod
+    def suggest(self, prefix: str, size: int = 10) -> list[Suggestion]:
+        """Titles of items whose title (or a later word of it) starts with ``prefix`` (folded)."""
+
+    def related(self, doc_id: str, size: int = 10) -> SearchResult:
+        """Items like this one (more-like-this), preferring other networks."""
+        raise Unsupported("related items (more_like_this)", self.name)
+
+    #: Features of :class:`SearchQuery` this backend refuses with :class:`Unsupported`.
+    unsupported: tuple[str, ...] = ()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""

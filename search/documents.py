@@ -1,17 +1,46 @@
 """The flat search document both backends index, and the query/result shapes.
 
-The store holds RDF; the index holds this projection of it. Both search backends take
-exactly these models, which is what lets one contract test suite run against both.
+The store holds RDF; the index holds this projection of it (:mod:`search.project`). Both
+search backends take exactly these models, which is what lets one contract test suite run
+against both.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-#: Fields that can be filtered on and counted as facets (keyword fields).
-FACET_FIELDS = ("type", "network", "source", "language")
+#: Public facet/filter name -> document field. Keyword fields: exact filters (OR within a
+#: field, AND across fields) and terms counts. ``year`` is derived (published, else event start).
+FACETS: dict[str, str] = {
+    "type": "type",
+    "theme": "themes",
+    "opsi_facet": "opsi_facets",
+    "lifecycle_stage": "lifecycle_stages",
+    "government_level": "government_levels",
+    "barrier": "barriers",
+    "network": "network",
+    "source": "source",
+    "country": "country",
+    "region": "regions",
+    "language": "language",
+    "year": "year",
+}
+#: The facet names, in the order results list them.
+FACET_FIELDS = tuple(FACETS)
+#: Document fields that hold several values.
+MULTI_VALUED = ("themes", "opsi_facets", "lifecycle_stages", "government_levels", "barriers", "regions")
+
+
+class Location(BaseModel):
+    """Where an event takes place (schema:location)."""
+
+    name: str | None = None
+    address: str | None = None
+    lat: float | None = Field(None, ge=-90, le=90)
+    lon: float | None = Field(None, ge=-180, le=180)
 
 
 class SearchDocument(BaseModel):
@@ -29,6 +58,43 @@ class SearchDocument(BaseModel):
     source: str
     published: datetime | None = None
     themes: list[str] = Field(default_factory=list)
+    opsi_facets: list[str] = Field(default_factory=list)
+    lifecycle_stages: list[str] = Field(default_factory=list)
+    government_levels: list[str] = Field(default_factory=list)
+    barriers: list[str] = Field(default_factory=list)
+    country: str | None = None
+    regions: list[str] = Field(default_factory=list)
+    cluster: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    location: Location | None = None
+
+    def year(self) -> str | None:
+        """The year facet: of publication, else of the event's start."""
+        when = self.published or self.start
+        return str(when.year) if when else None
+
+    def collapse_key(self) -> str:
+        """Items of one duplicate cluster share this key; an item without cluster is its own."""
+        return self.cluster or self.id
+
+    def facet_values(self, facet: str) -> list[str]:
+        """The values of one public facet."""
+        if facet == "year":
+            year = self.year()
+            return [year] if year else []
+        value = getattr(self, FACETS[facet])
+        if isinstance(value, list):
+            return [v for v in value if v]
+        return [value] if value else []
+
+
+class GeoFilter(BaseModel):
+    """Items within ``km`` of a point (events with a location)."""
+
+    lat: float = Field(ge=-90, le=90)
+    lon: float = Field(ge=-180, le=180)
+    km: float = Field(gt=0, le=20_000)
 
 
 class SearchQuery(BaseModel):
@@ -36,9 +102,18 @@ class SearchQuery(BaseModel):
 
     q: str | None = None
     filters: dict[str, list[str]] = Field(default_factory=dict)
+    published_from: datetime | None = None
+    published_to: datetime | None = None
+    start_from: datetime | None = Field(None, description="Events starting at or after (upcoming: now).")
+    start_to: datetime | None = None
+    near: GeoFilter | None = None
+    sort: Literal["relevance", "date", "start", "distance"] = "relevance"
     size: int = Field(20, ge=0, le=100)
     offset: int = Field(0, ge=0, le=10_000)
+    after: list[Any] | None = Field(None, description="search_after: the sort values of the last hit.")
     facet_size: int = Field(20, ge=1, le=100)
+    collapse: bool = False
+    analysis: Literal["stem", "fold"] = "stem"
 
 
 class FacetBucket(BaseModel):
@@ -50,12 +125,20 @@ class SearchHit(BaseModel):
     id: str
     score: float | None = None
     document: SearchDocument
+    sort: list[Any] = Field(default_factory=list, description="Sort values, for search_after.")
+    shared_by: int | None = Field(None, description="Collapsed: networks that share this cluster.")
+    distance_km: float | None = None
 
 
 class SearchResult(BaseModel):
     total: int
     hits: list[SearchHit]
     facets: dict[str, list[FacetBucket]] = Field(default_factory=dict)
+
+
+class Suggestion(BaseModel):
+    text: str
+    id: str
 
 
 class IndexError_(BaseModel):

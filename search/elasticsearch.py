@@ -1,12 +1,13 @@
 """The Elasticsearch search backend: the reference implementation of :class:`SearchBackend`.
 
-- One versioned index ``{alias}-v1`` behind the alias ``{alias}``; reads and writes go
-  through the alias, so a rebuild is a new ``{alias}-v2`` filled from the store and an
-  alias swap (no ``_reindex``: the test distribution has none, architecture.md §7).
-- Settings and mappings come from ``search/mappings/items-v1.json``: server-native parts
-  only. Text is analysed in Python (:mod:`search.analysis`) into ``*_a`` fields that the
-  built-in ``whitespace`` analyser indexes, so Elasticsearch and the embedded backend see
-  the same tokens.
+- One versioned index ``{alias}-v2`` behind the alias ``{alias}``; reads and writes go
+  through the alias, so a rebuild is a new ``{alias}-v2-{stamp}`` filled from the store and
+  an atomic alias swap (:mod:`search.reindex`; no ``_reindex``: the test distribution has
+  none, architecture.md §7).
+- Settings and mappings come from ``search/mappings/items-v2.json``: server-native parts
+  only. Text is analysed in Python (:mod:`search.analysis`) into ``*_a`` (folded) and
+  ``*_s`` (stemmed) fields that the built-in ``whitespace`` analyser indexes, so
+  Elasticsearch and the embedded backend see the same tokens.
 - Bulk writes in chunks of 500 with per-document errors, a retry of the documents refused
   with 429/5xx, and whole-request failures turned into :class:`SearchUnavailable`.
 """
@@ -25,10 +26,11 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError
 from pydantic import ValidationError
 
-from search.analysis import analysed, query_tokens
+from search.analysis import analysed, query_tokens, stemmed
 from search.base import SearchBackend, SearchUnavailable
 from search.documents import (
     FACET_FIELDS,
+    FACETS,
     FacetBucket,
     IndexError_,
     IndexReport,
@@ -36,14 +38,24 @@ from search.documents import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    Suggestion,
 )
+from search.queries import distance_km, effective_sort, text_plan
 
-INDEX_VERSION = 1
+INDEX_VERSION = 2
 MAPPING_FILE = Path(__file__).resolve().parent / "mappings" / f"items-v{INDEX_VERSION}.json"
-#: Pre-analysed fields (indexed, never returned as part of a document) and their source field.
+#: Folded fields (indexed, never returned as part of a document) and their source field.
 ANALYSED_FIELDS = {"title_a": "title", "summary_a": "summary", "body_a": "body"}
-#: Query-time boosts of the analysed fields (the embedded backend uses the same weights).
+#: Stemmed fields and their source field (analysed in the document's language).
+STEMMED_FIELDS = {"title_s": "title", "summary_s": "summary", "body_s": "body"}
+#: Fields computed from the document for the index only.
+DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "suggest", "year", "collapse_key", "geo"}
+#: Query-time boosts (the embedded backend uses the same weights).
 SEARCH_FIELDS = ["title_a^3", "summary_a^2", "body_a"]
+STEM_FIELDS = ["title_s^3", "summary_s^2", "body_s"]
+#: Words of a title a suggestion may start at (its first words; bounded index size).
+SUGGEST_TAILS = 8
+DEFAULT_SEARCH_TIMEOUT = "2s"
 BULK_CHUNK = 500
 #: Statuses worth retrying: the whole request (by the client) and single bulk items (here).
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -58,19 +70,38 @@ def index_definition() -> dict[str, Any]:
     return json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
 
 
+def suggest_inputs(title: str) -> list[str]:
+    """Completion inputs of a title: its folded words from each of the first words on."""
+    words = query_tokens(title)
+    return list(dict.fromkeys(" ".join(words[i:]) for i in range(min(len(words), SUGGEST_TAILS))))
+
+
 def to_source(doc: SearchDocument) -> dict[str, Any]:
-    """The indexed ``_source``: the document as JSON plus its pre-analysed text fields."""
+    """The indexed ``_source``: the document as JSON plus its analysed and derived fields."""
     source = doc.model_dump(mode="json", exclude_none=True)
     for analysed_field, field in ANALYSED_FIELDS.items():
         text = analysed(getattr(doc, field))
         if text:
             source[analysed_field] = text
+    for stemmed_field, field in STEMMED_FIELDS.items():
+        text = stemmed(getattr(doc, field), doc.language)
+        if text:
+            source[stemmed_field] = text
+    inputs = suggest_inputs(doc.title)
+    if inputs:
+        source["suggest"] = {"input": inputs}
+    year = doc.year()
+    if year:
+        source["year"] = year
+    source["collapse_key"] = doc.collapse_key()
+    if doc.location and doc.location.lat is not None and doc.location.lon is not None:
+        source["geo"] = {"lat": doc.location.lat, "lon": doc.location.lon}
     return source
 
 
 def from_source(source: dict[str, Any]) -> SearchDocument:
     """The document as upserted, from a ``_source``."""
-    return SearchDocument.model_validate({k: v for k, v in source.items() if k not in ANALYSED_FIELDS})
+    return SearchDocument.model_validate({k: v for k, v in source.items() if k not in DERIVED_FIELDS})
 
 
 def _short(text: object, limit: int = MAX_REASON_CHARS) -> str:
@@ -125,10 +156,13 @@ class ElasticsearchBackend(SearchBackend):
 
     name = "elasticsearch"
 
-    def __init__(self, url: str, alias: str, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, url: str, alias: str, timeout_s: float = 10.0, search_timeout: str = DEFAULT_SEARCH_TIMEOUT
+    ) -> None:
         self.url = url.rstrip("/")
         self.alias = alias
         self.index = f"{alias}-v{INDEX_VERSION}"
+        self.search_timeout = search_timeout
         self._ensured = False
         self._client = Elasticsearch(
             self.url,
@@ -297,16 +331,31 @@ class ElasticsearchBackend(SearchBackend):
             return int(self._client.count(index=self.alias)["count"])
 
     def search(self, query: SearchQuery) -> SearchResult:
-        """AND of the query's analysed tokens, exact filters, facets over the filtered matches."""
+        """Text plan, filters, ranges, distance; facets over the filtered matches; search_after."""
         body = build_search_body(query)
         if body is None:  # nothing searchable in q, or a filter on an unknown field
             return SearchResult(total=0, hits=[], facets={f: [] for f in FACET_FIELDS})
         with self._errors("search"):
-            response = self._client.search(index=self.alias, **body)
-        hits = [
-            SearchHit(id=hit["_id"], score=hit.get("_score"), document=from_source(hit["_source"]))
-            for hit in response["hits"]["hits"]
-        ]
+            response = self._client.search(index=self.alias, timeout=self.search_timeout, **body)
+        hits = []
+        for hit in response["hits"]["hits"]:
+            doc = from_source(hit["_source"])
+            loc = doc.location
+            hits.append(
+                SearchHit(
+                    id=hit["_id"],
+                    score=hit.get("_score"),
+                    document=doc,
+                    sort=list(hit.get("sort", [])),
+                    distance_km=distance_km(loc.lat, loc.lon, query.near.lat, query.near.lon)
+                    if query.near and loc
+                    else None,
+                )
+            )
+        if query.collapse and hits:
+            shared = self._networks_per_cluster([h.document.collapse_key() for h in hits])
+            for h in hits:
+                h.shared_by = shared.get(h.document.collapse_key(), 1)
         aggregations = response.get("aggregations", {})
         facets = {
             field: [
@@ -317,55 +366,183 @@ class ElasticsearchBackend(SearchBackend):
         }
         return SearchResult(total=int(response["hits"]["total"]["value"]), hits=hits, facets=facets)
 
+    def _networks_per_cluster(self, keys: list[str]) -> dict[str, int]:
+        """How many networks share each collapsed cluster (one terms + cardinality aggregation)."""
+        with self._errors("search"):
+            response = self._client.search(
+                index=self.alias,
+                size=0,
+                timeout=self.search_timeout,
+                query={"terms": {"collapse_key": keys}},
+                aggregations={
+                    "clusters": {
+                        "terms": {"field": "collapse_key", "size": len(keys)},
+                        "aggregations": {"networks": {"cardinality": {"field": "network"}}},
+                    }
+                },
+            )
+        buckets = response["aggregations"]["clusters"]["buckets"]
+        return {b["key"]: int(b["networks"]["value"]) for b in buckets}
+
+    def suggest(self, prefix: str, size: int = 10) -> list[Suggestion]:
+        """Completion suggester over the folded title tails."""
+        words = query_tokens(prefix)
+        if not words or size <= 0:
+            return []
+        with self._errors("suggest"):
+            response = self._client.search(
+                index=self.alias,
+                source=["title"],
+                suggest={
+                    "titles": {
+                        "prefix": " ".join(words),
+                        "completion": {"field": "suggest", "size": size, "skip_duplicates": False},
+                    }
+                },
+            )
+        options = response["suggest"]["titles"][0]["options"]
+        return [Suggestion(id=o["_id"], text=o["_source"]["title"]) for o in options]
+
+    def related(self, doc_id: str, size: int = 10) -> SearchResult:
+        """more_like_this on the stemmed fields; items of other networks score twice as high."""
+        doc = self.get(doc_id)
+        if doc is None:
+            return SearchResult(total=0, hits=[])
+        mlt = {
+            "more_like_this": {
+                "fields": ["title_s", "summary_s", "body_s"],
+                "like": [{"_index": self.alias, "_id": doc_id}],
+                "min_term_freq": 1,
+                "min_doc_freq": 1,
+                "max_query_terms": 25,
+                "minimum_should_match": "10%",
+            }
+        }
+        query = {
+            "function_score": {
+                "query": mlt,
+                "functions": [
+                    {"filter": {"bool": {"must_not": [{"term": {"network": doc.network}}]}}, "weight": 2}
+                ],
+                "boost_mode": "multiply",
+            }
+        }
+        with self._errors("related"):
+            response = self._client.search(
+                index=self.alias,
+                query=query,
+                size=size,
+                timeout=self.search_timeout,
+                sort=[{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}],
+                track_total_hits=True,
+            )
+        hits = [
+            SearchHit(id=h["_id"], score=h.get("_score"), document=from_source(h["_source"]))
+            for h in response["hits"]["hits"]
+        ]
+        return SearchResult(total=int(response["hits"]["total"]["value"]), hits=hits)
+
+
+def _sort_clause(query: SearchQuery) -> list[Any]:
+    sort = effective_sort(query)
+    if sort == "distance" and query.near is None:
+        sort = "date"
+    if sort == "relevance":
+        return [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}]
+    if sort == "start":
+        return [{"start": {"order": "asc", "missing": "_last"}}, {"id": {"order": "asc"}}]
+    if sort == "distance":
+        assert query.near is not None
+        point = {"lat": query.near.lat, "lon": query.near.lon}
+        return [
+            {"_geo_distance": {"geo": point, "order": "asc", "unit": "km", "distance_type": "arc"}},
+            {"id": {"order": "asc"}},
+        ]
+    return [{"published": {"order": "desc", "missing": "_last"}}, {"id": {"order": "asc"}}]
+
 
 def build_search_body(query: SearchQuery) -> dict[str, Any] | None:
     """The search request for a query, or None when it can match nothing.
 
     The user's text never reaches a query parser: it is reduced to analysed word tokens
-    first, and ``simple_query_string`` gets them with only whitespace splitting enabled.
+    first (:func:`search.queries.text_plan`), and each ``simple_query_string`` gets one
+    group of them with only whitespace splitting enabled.
     """
     must: list[dict[str, Any]] = []
-    relevance = False
-    if query.q is not None and query.q.strip():
-        terms = query_tokens(query.q)
-        if not terms:
+    should: list[dict[str, Any]] = []
+    plan = text_plan(query)
+    if plan is not None:
+        if not plan.groups:
             return None  # q given but only punctuation/symbols: no hits, not everything
-        must.append(
+        fields = STEM_FIELDS if plan.stemmed else SEARCH_FIELDS
+        for group in plan.groups:
+            must.append(
+                {
+                    "simple_query_string": {
+                        "query": " ".join(group),
+                        "fields": fields,
+                        "default_operator": "or",
+                        "flags": "WHITESPACE",
+                    }
+                }
+            )
+        if plan.stemmed:  # exact (folded) words score higher than other forms of them
+            should.append(
+                {
+                    "simple_query_string": {
+                        "query": " ".join(plan.exact),
+                        "fields": SEARCH_FIELDS,
+                        "default_operator": "or",
+                        "flags": "WHITESPACE",
+                    }
+                }
+            )
+    filters: list[dict[str, Any]] = []
+    for name, values in query.filters.items():
+        if not values:
+            continue  # an empty value list is no constraint
+        if name not in FACETS:
+            return None  # like a term query on an unmapped field: matches nothing
+        filters.append({"terms": {FACETS[name]: list(values)}})
+    for field, low, high in (
+        ("published", query.published_from, query.published_to),
+        ("start", query.start_from, query.start_to),
+    ):
+        bounds = {k: v.isoformat() for k, v in (("gte", low), ("lte", high)) if v is not None}
+        if bounds:
+            filters.append({"range": {field: bounds}})
+    if query.near is not None:
+        filters.append(
             {
-                "simple_query_string": {
-                    "query": " ".join(terms),
-                    "fields": SEARCH_FIELDS,
-                    "default_operator": "and",
-                    "flags": "WHITESPACE",
+                "geo_distance": {
+                    "distance": f"{query.near.km}km",
+                    "distance_type": "arc",
+                    "geo": {"lat": query.near.lat, "lon": query.near.lon},
                 }
             }
         )
-        relevance = True
-    filters: list[dict[str, Any]] = []
-    for field, values in query.filters.items():
-        if not values:
-            continue  # an empty value list is no constraint
-        if field not in FACET_FIELDS:
-            return None  # like a term query on an unmapped field: matches nothing
-        filters.append({"terms": {field: list(values)}})
-    if relevance:
-        sort: list[Any] = [{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}]
-    else:
-        sort = [{"published": {"order": "desc", "missing": "_last"}}, {"id": {"order": "asc"}}]
-    return {
-        "query": {"bool": {"must": must or [{"match_all": {}}], "filter": filters}},
-        "sort": sort,
-        "from_": query.offset,
+    if query.collapse and query.after is not None:
+        raise ValueError("collapse cannot be combined with a cursor")
+    body: dict[str, Any] = {
+        "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters}},
+        "sort": _sort_clause(query),
         "size": query.size,
         "track_total_hits": True,
         "aggregations": {
-            field: {
+            name: {
                 "terms": {
-                    "field": field,
+                    "field": FACETS[name],
                     "size": query.facet_size,
                     "order": [{"_count": "desc"}, {"_key": "asc"}],
                 }
             }
-            for field in FACET_FIELDS
+            for name in FACET_FIELDS
         },
     }
+    if query.after is not None:
+        body["search_after"] = query.after
+    else:
+        body["from_"] = query.offset
+    if query.collapse:
+        body["collapse"] = {"field": "collapse_key"}
+    return body

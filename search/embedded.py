@@ -21,6 +21,7 @@ moments two writers meet.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -31,8 +32,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from search.analysis import analysed, query_tokens
-from search.base import SearchBackend, SearchUnavailable
+from search.analysis import analysed, query_tokens, stemmed
+from search.base import SearchBackend, SearchUnavailable, Unsupported
 from search.documents import (
     FACET_FIELDS,
     FacetBucket,
@@ -42,11 +43,13 @@ from search.documents import (
     SearchHit,
     SearchQuery,
     SearchResult,
+    Suggestion,
 )
+from search.queries import TextPlan, distance_km, effective_sort, text_plan
 
-#: Relevance weights of title, summary and body (the order of the FTS5 columns).
-COLUMN_WEIGHTS = (3.0, 2.0, 1.0)
-SCHEMA_VERSION = 1
+#: Relevance weights of title, summary and body, folded then stemmed (the FTS5 columns' order).
+COLUMN_WEIGHTS = (3.0, 2.0, 1.0, 3.0, 2.0, 1.0)
+SCHEMA_VERSION = 2
 _BUSY_TIMEOUT_S = 30.0
 
 _SCHEMA = (
@@ -55,25 +58,32 @@ _SCHEMA = (
         n INTEGER PRIMARY KEY,
         id TEXT NOT NULL UNIQUE,
         doc TEXT NOT NULL,
-        type TEXT NOT NULL,
-        network TEXT NOT NULL,
-        source TEXT NOT NULL,
-        language TEXT,
-        published TEXT
+        published TEXT,
+        start TEXT,
+        lat REAL,
+        lon REAL
     )
     """,
     "CREATE INDEX IF NOT EXISTS documents_published ON documents (published DESC, id)",
-    "CREATE INDEX IF NOT EXISTS documents_type ON documents (type)",
-    "CREATE INDEX IF NOT EXISTS documents_network ON documents (network)",
-    "CREATE INDEX IF NOT EXISTS documents_source ON documents (source)",
-    "CREATE INDEX IF NOT EXISTS documents_language ON documents (language)",
+    "CREATE INDEX IF NOT EXISTS documents_start ON documents (start, id)",
+    """
+    CREATE TABLE IF NOT EXISTS facets (
+        field TEXT NOT NULL,
+        value TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (field, value, n)
+    ) WITHOUT ROWID
+    """,
+    "CREATE INDEX IF NOT EXISTS facets_n ON facets (n)",
     """
     CREATE VIRTUAL TABLE IF NOT EXISTS documents_fts USING fts5(
-        title_a, summary_a, body_a,
+        title_a, summary_a, body_a, title_s, summary_s, body_s,
         tokenize = "unicode61 remove_diacritics 2 tokenchars '_'"
     )
     """,
 )
+_FOLDED = "{title_a summary_a body_a}"
+_STEMMED = "{title_s summary_s body_s}"
 
 
 def fts_phrase(token: str) -> str:
@@ -89,6 +99,13 @@ def fts_match_expression(tokens: Sequence[str]) -> str | None:
     """
     quoted = [fts_phrase(t) for t in tokens if t]
     return " ".join(quoted) if quoted else None
+
+
+def fts_plan_expression(plan: TextPlan) -> str | None:
+    """The MATCH expression of a text plan: every group, any alternative, in its column set."""
+    columns = _STEMMED if plan.stemmed else _FOLDED
+    parts = [f"{columns} : ({' OR '.join(fts_phrase(a) for a in group)})" for group in plan.groups if group]
+    return " AND ".join(parts) if parts else None
 
 
 def published_key(value: datetime | None) -> str | None:
@@ -132,6 +149,7 @@ class EmbeddedBackend(SearchBackend):
             )
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
+            conn.create_function("km", 4, distance_km, deterministic=True)
         except sqlite3.Error as exc:
             raise SearchUnavailable(f"cannot open search index {self.path}: {exc}") from exc
         self._local.conn = conn
@@ -213,32 +231,46 @@ class EmbeddedBackend(SearchBackend):
 
     @staticmethod
     def _write_one(conn: sqlite3.Connection, doc: SearchDocument) -> None:
-        """Replace one document's row and FTS row, keeping its rowid."""
+        """Replace one document's row, facet rows and FTS row, keeping its rowid."""
+        loc = doc.location
         row = conn.execute(
             """
-            INSERT INTO documents (id, doc, type, network, source, language, published)
-            VALUES (?, ?, ?, ?, ?, ?, ?)
+            INSERT INTO documents (id, doc, published, start, lat, lon)
+            VALUES (?, ?, ?, ?, ?, ?)
             ON CONFLICT (id) DO UPDATE SET
-                doc = excluded.doc, type = excluded.type, network = excluded.network,
-                source = excluded.source, language = excluded.language,
-                published = excluded.published
+                doc = excluded.doc, published = excluded.published, start = excluded.start,
+                lat = excluded.lat, lon = excluded.lon
             RETURNING n
             """,
             (
                 doc.id,
                 doc.model_dump_json(),
-                doc.type,
-                doc.network,
-                doc.source,
-                doc.language,
                 published_key(doc.published),
+                published_key(doc.start),
+                loc.lat if loc and loc.lon is not None else None,
+                loc.lon if loc and loc.lat is not None else None,
             ),
         ).fetchone()
         n = row[0]
+        conn.execute("DELETE FROM facets WHERE n = ?", (n,))
+        conn.executemany(
+            "INSERT OR IGNORE INTO facets (field, value, n) VALUES (?, ?, ?)",
+            [(facet, value, n) for facet in FACET_FIELDS for value in doc.facet_values(facet)]
+            + [("_collapse", doc.collapse_key(), n)],
+        )
         conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (n,))
         conn.execute(
-            "INSERT INTO documents_fts (rowid, title_a, summary_a, body_a) VALUES (?, ?, ?, ?)",
-            (n, analysed(doc.title), analysed(doc.summary), analysed(doc.body)),
+            "INSERT INTO documents_fts (rowid, title_a, summary_a, body_a, title_s, summary_s, body_s) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                n,
+                analysed(doc.title),
+                analysed(doc.summary),
+                analysed(doc.body),
+                stemmed(doc.title, doc.language),
+                stemmed(doc.summary, doc.language),
+                stemmed(doc.body, doc.language),
+            ),
         )
 
     def delete(self, ids: Sequence[str]) -> IndexReport:
@@ -246,10 +278,11 @@ class EmbeddedBackend(SearchBackend):
         report = IndexReport()
         try:
             with self._transaction(write=True) as conn:
-                for doc_id in ids:
+                for doc_id in dict.fromkeys(ids):
                     row = conn.execute("DELETE FROM documents WHERE id = ? RETURNING n", (doc_id,)).fetchone()
                     if row is not None:
                         conn.execute("DELETE FROM documents_fts WHERE rowid = ?", (row[0],))
+                        conn.execute("DELETE FROM facets WHERE n = ?", (row[0],))
                         report.deleted += 1
         except sqlite3.Error as exc:
             raise SearchUnavailable(f"search index {self.path}: delete failed: {exc}") from exc
@@ -271,46 +304,75 @@ class EmbeddedBackend(SearchBackend):
         with self._reading() as conn:
             return int(conn.execute("SELECT COUNT(*) FROM documents").fetchone()[0])
 
+    unsupported = ("collapse",)
+
     def search(self, query: SearchQuery) -> SearchResult:
-        """AND of the query's analysed tokens, exact filters, facets over the filtered matches."""
-        from_sql, where, params, ranked = _match_clause(query)
-        if where is None:  # q given but nothing searchable in it: no hits, not everything
+        """Text plan, filters, ranges and distance; facets over the filtered matches; keyset paging."""
+        if query.collapse:
+            raise Unsupported("collapsing duplicate clusters", self.name)
+        clause = _match_clause(query)
+        if clause is None:  # q given but nothing searchable in it, or an unknown filter field
             return SearchResult(total=0, hits=[], facets={f: [] for f in FACET_FIELDS})
+        from_sql, where, params, ranked = clause
         base = f"FROM {from_sql} WHERE {where}"
+        sort = effective_sort(query)
+        if sort == "distance" and query.near is None:
+            sort = "date"
+        near = query.near
+        dist_sql = "km(d.lat, d.lon, ?, ?)" if near else "NULL"
+        dist_params = [near.lat, near.lon] if near else []
         with self._reading() as conn:
             total = int(conn.execute(f"SELECT COUNT(*) {base}", params).fetchone()[0])
             facets = {
-                field: [
+                facet: [
                     FacetBucket(value=value, count=count)
                     for value, count in conn.execute(
-                        f"SELECT d.{field}, COUNT(*) AS c {base} AND d.{field} IS NOT NULL "
-                        f"GROUP BY d.{field} ORDER BY c DESC, d.{field} ASC LIMIT ?",
-                        [*params, query.facet_size],
+                        f"SELECT f.value, COUNT(*) AS c FROM facets AS f WHERE f.field = ? "
+                        f"AND f.n IN (SELECT d.n {base}) GROUP BY f.value ORDER BY c DESC, f.value ASC LIMIT ?",
+                        [facet, *params, query.facet_size],
                     )
                 ]
-                for field in FACET_FIELDS
+                for facet in FACET_FIELDS
             }
-            if ranked:
-                weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
-                page_sql = (
-                    f"SELECT d.doc, bm25(documents_fts, {weights}) AS rank {base} "
-                    "ORDER BY rank ASC, d.id ASC LIMIT ? OFFSET ?"
+            weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
+            rank_sql = f"bm25(documents_fts, {weights})" if ranked else "NULL"
+            keys, order = _sort_sql(sort, rank_sql, dist_sql)
+            select = f"SELECT d.doc, {rank_sql} AS rank, {dist_sql} AS dist, {', '.join(keys)} {base}"
+            page_params: list[Any] = [*dist_params, *dist_params, *params]
+            outer = ""
+            if query.after is not None:
+                outer, after_params = _after_sql(sort, query.after)
+                page_params += after_params
+            sql = f"SELECT * FROM ({select}) AS page {outer} ORDER BY {order} LIMIT ? OFFSET ?"
+            offset = 0 if query.after is not None else query.offset
+            rows = conn.execute(sql, [*page_params, query.size, offset]).fetchall()
+        hits = []
+        for doc_json, rank, dist, *sort_values in rows:
+            doc = SearchDocument.model_validate_json(doc_json)
+            hits.append(
+                SearchHit(
+                    document=doc,
+                    id=doc.id,
+                    score=None if rank is None else -float(rank),  # bm25 is lower-is-better
+                    sort=list(sort_values),
+                    distance_km=dist,
                 )
-            else:
-                page_sql = (
-                    f"SELECT d.doc, NULL {base} "
-                    "ORDER BY d.published IS NULL, d.published DESC, d.id ASC LIMIT ? OFFSET ?"
-                )
-            rows = conn.execute(page_sql, [*params, query.size, query.offset]).fetchall()
-        hits = [
-            SearchHit(
-                document=(doc := SearchDocument.model_validate_json(doc_json)),
-                id=doc.id,
-                score=None if rank is None else -float(rank),  # bm25 is lower-is-better
             )
-            for doc_json, rank in rows
-        ]
         return SearchResult(total=total, hits=hits, facets=facets)
+
+    def suggest(self, prefix: str, size: int = 10) -> list[Suggestion]:
+        """Titles whose words, from some word on, start with the folded prefix (FTS5 phrase prefix)."""
+        words = query_tokens(prefix)
+        if not words or size <= 0:
+            return []
+        phrase = fts_phrase(" ".join(words))
+        with self._reading() as conn:
+            rows = conn.execute(
+                "SELECT d.id, d.doc FROM documents_fts JOIN documents AS d ON d.n = documents_fts.rowid "
+                "WHERE documents_fts MATCH ? ORDER BY length(documents_fts.title_a), d.id LIMIT ?",
+                (f"{{title_a}} : {phrase} *", size),
+            ).fetchall()
+        return [Suggestion(id=i, text=json.loads(doc)["title"]) for i, doc in rows]
 
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
@@ -322,20 +384,43 @@ class EmbeddedBackend(SearchBackend):
             raise SearchUnavailable(f"search index {self.path}: read failed: {exc}") from exc
 
 
-def _match_clause(query: SearchQuery) -> tuple[str, str | None, list[Any], bool]:
-    """FROM, WHERE, parameters, and whether FTS ranks; WHERE None means no hits at all.
+#: Sort keys (selected as k0, k1, ...) and ORDER BY of each sort, id always the last tie-breaker.
+def _sort_sql(sort: str, rank_sql: str, dist_sql: str) -> tuple[list[str], str]:
+    if sort == "relevance":
+        return [f"{rank_sql} AS k0", "d.id AS k1"], "k0 ASC, k1 ASC"
+    if sort == "start":
+        return ["d.start AS k0", "d.id AS k1"], "k0 IS NULL, k0 ASC, k1 ASC"
+    if sort == "distance":
+        return [f"{dist_sql} AS k0", "d.id AS k1"], "k0 IS NULL, k0 ASC, k1 ASC"
+    return ["d.published AS k0", "d.id AS k1"], "k0 IS NULL, k0 DESC, k1 ASC"
 
-    Filter field names are checked against FACET_FIELDS before they reach SQL; a field
+
+def _after_sql(sort: str, after: list[Any]) -> tuple[str, list[Any]]:
+    """WHERE of keyset paging: rows strictly after (k0, k1) in the sort's order (NULLs last)."""
+    if len(after) != 2 or not isinstance(after[1], str):
+        raise ValueError("cursor does not fit this sort")
+    k0, k1 = after
+    if k0 is None:  # in the NULL tail: only later ids with NULL
+        return "WHERE k0 IS NULL AND k1 > ?", [k1]
+    cmp = "<" if sort == "date" else ">"
+    return f"WHERE (k0 {cmp} ? OR (k0 = ? AND k1 > ?) OR k0 IS NULL)", [k0, k0, k1]
+
+
+def _match_clause(query: SearchQuery) -> tuple[str, str, list[Any], bool] | None:
+    """FROM, WHERE, parameters, and whether FTS ranks; None means no hits at all.
+
+    Filter names are checked against FACET_FIELDS and only ever bound as values; a name
     outside it matches nothing, like an Elasticsearch term query on an unmapped field.
     """
     where: list[str] = []
     params: list[Any] = []
     from_sql = "documents AS d"
     ranked = False
-    if query.q is not None and query.q.strip():
-        match = fts_match_expression(query_tokens(query.q))
+    plan = text_plan(query)
+    if plan is not None:
+        match = fts_plan_expression(plan)
         if match is None:
-            return from_sql, None, [], False
+            return None
         from_sql = "documents_fts JOIN documents AS d ON d.n = documents_fts.rowid"
         where.append("documents_fts MATCH ?")
         params.append(match)
@@ -344,9 +429,24 @@ def _match_clause(query: SearchQuery) -> tuple[str, str | None, list[Any], bool]
         if not values:
             continue  # an empty value list is no constraint
         if field not in FACET_FIELDS:
-            return from_sql, None, [], False
-        where.append(f"d.{field} IN ({', '.join('?' for _ in values)})")
-        params.extend(values)
+            return None
+        where.append(
+            f"d.n IN (SELECT n FROM facets WHERE field = ? AND value IN ({', '.join('?' for _ in values)}))"
+        )
+        params.extend([field, *values])
+    for column, low, high in (
+        ("published", query.published_from, query.published_to),
+        ("start", query.start_from, query.start_to),
+    ):
+        if low is not None:
+            where.append(f"d.{column} >= ?")
+            params.append(published_key(low))
+        if high is not None:
+            where.append(f"d.{column} <= ?")
+            params.append(published_key(high))
+    if query.near is not None:
+        where.append("km(d.lat, d.lon, ?, ?) <= ?")
+        params.extend([query.near.lat, query.near.lon, query.near.km])
     return from_sql, " AND ".join(where) if where else "1", params, ranked
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
+import store.partner_models  # noqa: F401  (registers the partner and health tables)
 from pipeline.contracts import Outcome, Registry, SourceReport
 from store.models import (
     Base,

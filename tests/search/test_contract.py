@@ -398,7 +398,8 @@ def test_paging_has_no_overlap_and_no_gap(seeded: SearchBackend) -> None:
         ('"', []),
         ('"proeftuin', ["01"]),
         ("*", []),
-        ("proef*", []),  # no prefix syntax: "proef" is a word nobody wrote
+        ("burgerpartic*", []),  # no prefix syntax: "burgerpartic" is a word nobody wrote
+        ("proef*", ["01"]),  # ... but "proef" is a part of the Dutch compound "proeftuin"
         ("title:(x AND", []),
         ("title:proeftuin", []),  # no field syntax: "title" is a word too
         ("NEAR(proeftuin bonds)", []),

@@ -18,7 +18,7 @@ from elasticsearch import ApiError
 
 import search.elasticsearch as es_module
 from search.base import SearchUnavailable
-from search.documents import FACET_FIELDS, SearchDocument, SearchQuery
+from search.documents import FACETS, SearchDocument, SearchQuery
 from search.elasticsearch import MAPPING_FILE, ElasticsearchBackend, build_search_body
 
 pytestmark = pytest.mark.integration
@@ -60,17 +60,17 @@ def test_alias_points_to_the_versioned_index_with_the_repository_mapping(
     es_backend: ElasticsearchBackend, es_url: str, es_alias: str
 ) -> None:
     aliases = httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()
-    assert list(aliases) == [f"{es_alias}-v1"]
-    assert aliases[f"{es_alias}-v1"]["aliases"][es_alias]["is_write_index"] is True
+    assert list(aliases) == [f"{es_alias}-v2"]
+    assert aliases[f"{es_alias}-v2"]["aliases"][es_alias]["is_write_index"] is True
 
     expected = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
-    mapping = httpx.get(f"{es_url}/{es_alias}-v1/_mapping", timeout=10).json()
-    assert mapping[f"{es_alias}-v1"]["mappings"] == expected["mappings"]
-    assert expected["mappings"]["_meta"]["version"] == 1
+    mapping = httpx.get(f"{es_url}/{es_alias}-v2/_mapping", timeout=10).json()
+    assert mapping[f"{es_alias}-v2"]["mappings"] == expected["mappings"]
+    assert expected["mappings"]["_meta"]["version"] == 2
     assert expected["mappings"]["dynamic"] == "strict"
 
-    settings = httpx.get(f"{es_url}/{es_alias}-v1/_settings", timeout=10).json()
-    index = settings[f"{es_alias}-v1"]["settings"]["index"]
+    settings = httpx.get(f"{es_url}/{es_alias}-v2/_settings", timeout=10).json()
+    index = settings[f"{es_alias}-v2"]["settings"]["index"]
     assert index["number_of_shards"] == "1"
     assert index["max_result_window"] == "10100"
 
@@ -83,7 +83,7 @@ def test_the_mapping_uses_only_server_native_analysis() -> None:
         field["analyzer"] for field in definition["mappings"]["properties"].values() if "analyzer" in field
     }
     assert analysers == {"whitespace"}
-    for field in (*FACET_FIELDS, "themes", "id"):
+    for field in (*FACETS.values(), "id", "cluster", "collapse_key"):
         assert definition["mappings"]["properties"][field]["type"] == "keyword"
 
 
@@ -96,7 +96,7 @@ def test_ensure_index_is_idempotent_and_safe_when_processes_race(
     es_backend.refresh()
     assert es_backend.count() == 1  # the existing index was kept, not recreated
 
-    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v1"
+    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v2"
     backends = [ElasticsearchBackend(es_url, fresh, timeout_s=30) for _ in range(6)]
     barrier = threading.Barrier(len(backends))
     failures: list[BaseException] = []
@@ -115,11 +115,11 @@ def test_ensure_index_is_idempotent_and_safe_when_processes_race(
         t.join()
     try:
         assert failures == []
-        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v1"]
+        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v2"]
     finally:
         for b in backends:
             b.close()
-        httpx.delete(f"{es_url}/{fresh}-v1", timeout=30)
+        httpx.delete(f"{es_url}/{fresh}-v2", timeout=30)
 
 
 def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> None:
@@ -128,7 +128,7 @@ def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> Non
         assert backend.upsert([_doc(1)]).indexed == 1
         backend.refresh()
         assert backend.count() == 1
-        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v1"]
+        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v2"]
     finally:
         backend.close()
 
@@ -322,7 +322,7 @@ def test_query_syntax_is_matched_as_words(es_backend: ElasticsearchBackend) -> N
     assert [h.id for h in es_backend.search(SearchQuery(q='title:(foo AND "bar')).hits] == []
     assert [h.id for h in es_backend.search(SearchQuery(q='(foo) "bar"')).hits] == [ITEM + "2"]
     assert [h.id for h in es_backend.search(SearchQuery(q="/regex/")).hits] == [ITEM + "2"]
-    assert es_backend.search(SearchQuery(q="proef*")).total == 0
+    assert es_backend.search(SearchQuery(q="proeftui*")).total == 0  # no prefix syntax
 
 
 def test_the_last_page_within_the_result_window(es_backend: ElasticsearchBackend) -> None:

@@ -1,0 +1,87 @@
+"""The canonical store behaves the same on SQLite and PostgreSQL (see conftest: ``store``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from pipeline.contracts import NetworkSpec, Outcome, RecordError, Registry, SourceReport, SourceSpec
+
+
+def _registry(*ids: str, paused: tuple[str, ...] = ()) -> Registry:
+    return Registry(
+        networks=[NetworkSpec(id="net-a", name="Network A")],
+        sources=[
+            SourceSpec(id=i, network="net-a", title=i.upper(), url=f"https://{i}.example/feed", paused=i in paused)
+            for i in ids
+        ],
+    )
+
+
+def _report(source_id: str, status: str, **kw) -> SourceReport:
+    now = datetime.now(UTC)
+    return SourceReport(source_id=source_id, status=status, started_at=now, finished_at=now, **kw)
+
+
+def test_sync_registry_inserts_then_updates(store):
+    store.sync_registry(_registry("a", "b"))
+    store.sync_registry(_registry("a", "b", paused=("b",)))
+    assert store.source("a").title == "A"
+    assert store.source("b").paused is True
+    assert store.network("net-a").name == "Network A"
+    assert store.source("missing") is None
+
+
+def test_save_run_tracks_failures_and_validators(store):
+    store.sync_registry(_registry("a"))
+    failed = _report("a", "failed", error_code="http_error", message="HTTP 500")
+    failed.errors.append(RecordError(stage="fetch", source_id="a", code="http_error", message="HTTP 500"))
+    store.save_run(failed)
+    store.save_run(failed)
+    state = store.fetch_state("a")
+    assert state.consecutive_failures == 2
+    assert state.last_success_at is None
+    store.save_run(_report("a", "ok", counts={"new": 3}), etag='"v1"', last_modified="Tue, 01 Apr 2025 10:00:00 GMT")
+    state = store.fetch_state("a")
+    assert state.consecutive_failures == 0
+    assert state.etag == '"v1"'
+    assert state.last_success_at is not None
+    runs = store.runs("a")
+    assert [r.status for r in runs] == ["ok", "failed", "failed"]  # newest first
+    assert runs[1].errors[0]["code"] == "http_error"
+
+
+def test_payloads_are_stored_once_by_hash(store):
+    body = "<rss>é</rss>".encode()
+    h1 = store.save_payload(body, "https://a.example/feed", "application/rss+xml")
+    h2 = store.save_payload(body, "https://a.example/feed", "application/rss+xml")
+    assert h1 == h2
+    assert store.payload(h1) == body
+    assert store.payload("0" * 64) is None
+
+
+def test_upsert_record_outcomes_and_index_bookkeeping(store):
+    store.sync_registry(_registry("a"))
+    args = {"source_id": "a", "kind": "news", "native_id": "n", "graph_nt": "", "raw_sha256": None}
+    assert store.upsert_record(iri="https://x/id/1", content_hash="h1", **args) is Outcome.NEW
+    assert store.upsert_record(iri="https://x/id/1", content_hash="h1", **args) is Outcome.UNCHANGED
+    assert store.upsert_record(iri="https://x/id/1", content_hash="h2", **args) is Outcome.UPDATED
+    for i in range(2, 8):
+        store.upsert_record(iri=f"https://x/id/{i}", content_hash="h", **args)
+    assert store.count_records("a") == 7
+    batches = list(store.records_to_index(batch=3))
+    assert [len(b) for b in batches] == [3, 3, 1]
+    store.mark_indexed([(r.iri, r.content_hash) for b in batches for r in b])
+    assert list(store.records_to_index()) == []
+    assert sum(len(b) for b in store.records_to_index(all_records=True)) == 7
+    row = store.record("https://x/id/1")
+    assert row.first_seen_at.tzinfo is not None  # aware on both backends
+    assert row.content_hash == "h2"
+
+
+def test_long_values_fit_their_columns(store):
+    """PostgreSQL enforces VARCHAR lengths that SQLite ignores: a long feed URL and message must fit."""
+    registry = _registry("a")
+    registry.sources[0].url = "https://a.example/feed?" + "q=1&" * 400
+    store.sync_registry(registry)
+    store.save_run(_report("a", "failed", error_code="x" * 60, message="m" * 20000))
+    assert store.fetch_state("a").message == "m" * 20000
