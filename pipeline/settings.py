@@ -64,7 +64,8 @@ class Settings(BaseSettings):
     mapping_version: str = Field("1", description="Version of the RDF mapping, recorded in provenance.")
     # --- scheduling and harvest health (pipeline/schedule.py, pipeline/health.py) ---
     harvest_interval_s: int = Field(
-        3600, description="Base interval between two harvests of one source (seconds); back-off multiplies it."
+        3600,
+        description="Base interval between two harvests of one source (seconds); back-off multiplies it.",
     )
     harvest_max_interval_s: int = Field(
         86400, description="Cap of the adaptive back-off for sources that rarely change or keep failing."
@@ -76,7 +77,8 @@ class Settings(BaseSettings):
         5, description="Consecutive failed harvests after which a source is paused and its owner notified."
     )
     health_stuck_after_s: int = Field(
-        3600, description="A harvest still marked running after this many seconds without a heartbeat is stuck."
+        3600,
+        description="A harvest still marked running after this many seconds without a heartbeat is stuck.",
     )
     health_dead_after_days: int = Field(
         30, description="A source without a successful harvest for this many days is reported dead."

@@ -100,7 +100,9 @@ def test_repeated_failures_pause_the_source_and_notify_the_owner(store, make_set
 
     smtp_port, mails = smtp_sink
     hook_url, hooks = webhook
-    settings = make_settings(health_pause_after=3, smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from="ops@innonet.test")
+    settings = make_settings(
+        health_pause_after=3, smtp_host="127.0.0.1", smtp_port=smtp_port, smtp_from="ops@innonet.test"
+    )
     partners.set_contact(store, "net-a", hook_url, "owner@lab.example")
     spec = SourceSpec(id="flaky", network="net-a", title="Flaky", url="http://127.0.0.1:9/feed")
     now = datetime.now(UTC)
@@ -162,7 +164,11 @@ def test_dead_sources_are_reported_once(store, make_settings, webhook):
     with store.session() as s, s.begin():
         s.add(
             SourceHealthRow(
-                source_id="flaky", last_success_at=long_ago, last_attempt_at=datetime.now(UTC), counts={}, warnings=[]
+                source_id="flaky",
+                last_success_at=long_ago,
+                last_attempt_at=datetime.now(UTC),
+                counts={},
+                warnings=[],
             )
         )
     assert detect_dead(settings, store) == ["flaky"]

@@ -42,7 +42,9 @@ def test_keys_are_stored_hashed_and_scoped(store):
 
 def test_partner_sources_belong_to_one_network(store):
     registry = _setup(store)
-    spec = SourceSpec(id="lab-news", network="net-b", title="Lab", url="https://lab.example/rss", tag_map={"ai": "t1"})
+    spec = SourceSpec(
+        id="lab-news", network="net-b", title="Lab", url="https://lab.example/rss", tag_map={"ai": "t1"}
+    )
     partners.add_source(store, spec)
     assert partners.partner_source(store, "net-b", "lab-news").tag_map == {"ai": "t1"}
     assert partners.partner_source(store, "net-a", "lab-news") is None  # another network sees nothing
@@ -60,7 +62,11 @@ def test_partner_sources_belong_to_one_network(store):
 def test_automatic_pause_shows_in_the_effective_registry(store):
     registry = _setup(store)
     with store.session() as s, s.begin():
-        s.add(SourceHealthRow(source_id="file-src", auto_paused=True, consecutive_failures=5, counts={}, warnings=[]))
+        s.add(
+            SourceHealthRow(
+                source_id="file-src", auto_paused=True, consecutive_failures=5, counts={}, warnings=[]
+            )
+        )
     [src] = partners.effective_registry(store, registry).sources
     assert src.paused is True
     assert registry.sources[0].paused is False  # the registry file's object is not changed
@@ -82,7 +88,11 @@ def test_tracker_closes_every_attempt_and_stuck_runs_are_reaped(store, make_sett
     # a worker that died: its row stays running with an old heartbeat
     old = datetime.now(UTC) - timedelta(hours=2)
     with store.session() as s, s.begin():
-        s.add(HarvestAttemptRow(source_id="file-src", state="running", started_at=old, heartbeat_at=old, worker="x"))
+        s.add(
+            HarvestAttemptRow(
+                source_id="file-src", state="running", started_at=old, heartbeat_at=old, worker="x"
+            )
+        )
     assert detect_stuck(settings, store) == ["file-src"]
     assert detect_stuck(settings, store) == []
     with store.session() as s:

@@ -11,7 +11,9 @@ def _registry(*ids: str, paused: tuple[str, ...] = ()) -> Registry:
     return Registry(
         networks=[NetworkSpec(id="net-a", name="Network A")],
         sources=[
-            SourceSpec(id=i, network="net-a", title=i.upper(), url=f"https://{i}.example/feed", paused=i in paused)
+            SourceSpec(
+                id=i, network="net-a", title=i.upper(), url=f"https://{i}.example/feed", paused=i in paused
+            )
             for i in ids
         ],
     )
@@ -40,7 +42,9 @@ def test_save_run_tracks_failures_and_validators(store):
     state = store.fetch_state("a")
     assert state.consecutive_failures == 2
     assert state.last_success_at is None
-    store.save_run(_report("a", "ok", counts={"new": 3}), etag='"v1"', last_modified="Tue, 01 Apr 2025 10:00:00 GMT")
+    store.save_run(
+        _report("a", "ok", counts={"new": 3}), etag='"v1"', last_modified="Tue, 01 Apr 2025 10:00:00 GMT"
+    )
     state = store.fetch_state("a")
     assert state.consecutive_failures == 0
     assert state.etag == '"v1"'
