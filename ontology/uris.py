@@ -8,10 +8,12 @@ hash of the item's native id, so re-harvests and other instances mint the same I
 from __future__ import annotations
 
 import hashlib
+from datetime import UTC, datetime
 
 from rdflib import URIRef
 
-ITEM_TYPES = {"news": "news"}
+#: RawItem.kind -> the {type} path segment. Published IRIs never change: add kinds, never rename.
+ITEM_TYPES = {"news": "news", "event": "event", "case": "case", "organisation": "organisation"}
 
 
 def item_ref(source_id: str, native_id: str) -> str:
@@ -39,3 +41,20 @@ def payload_iri(sha256: str) -> URIRef:
 def doc_path(id_path: str) -> str:
     """``/id/news/x/y`` -> ``/doc/news/x/y``."""
     return "/doc/" + id_path.removeprefix("/id/")
+
+
+def harvest_iri(base: str, source_id: str, when: datetime) -> URIRef:
+    """One harvest run of one source: ``{base}/id/harvest/{source}/{yyyyMMddTHHmmssZ}``."""
+    stamp = when.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+    return URIRef(f"{base.rstrip('/')}/id/harvest/{source_id}/{stamp}")
+
+
+def cluster_iri(base: str, key: str) -> URIRef:
+    """A cluster of copies, named by a hash of its first member's key (stable once minted)."""
+    digest = hashlib.sha256(key.encode()).hexdigest()[:20]
+    return URIRef(f"{base.rstrip('/')}/id/cluster/{digest}")
+
+
+def node_iri(item: URIRef, part: str) -> URIRef:
+    """A node that belongs to one item (its place, address, offer): ``{item}#{part}``, no blank nodes."""
+    return URIRef(f"{item}#{part}")

@@ -1,14 +1,34 @@
-"""Stage 3, map to RDF: raw items become item graphs in the shared vocabulary."""
+"""Stage 3, map to RDF: raw items become item graphs in the shared vocabulary.
+
+Dispatch on ``RawItem.kind`` to one mapper per item type (ontology/mapping/). Each item yields a
+*content* graph (hashed for change detection), a *provenance* graph and a *derived* graph
+(cluster membership, which depends on other items); only the content is hashed.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from rdflib import Graph, URIRef
 
-from ontology.mapping.news import map_news, provenance
+from ontology.mapping.case import map_case
+from ontology.mapping.common import MappingResult
+from ontology.mapping.event import map_event
+from ontology.mapping.news import map_news_item
+from ontology.mapping.organisation import map_organisation
+from ontology.mapping.provenance import provenance
 from pipeline.contracts import RawItem, RecordError, SourceSpec
+
+Mapper = Callable[[RawItem, SourceSpec, str], MappingResult]
+#: RawItem.kind -> mapper. A kind without a mapper is a RecordError, never a crash.
+MAPPERS: dict[str, Mapper] = {
+    "news": map_news_item,
+    "event": map_event,
+    "case": map_case,
+    "organisation": map_organisation,
+}
 
 
 @dataclass
@@ -20,6 +40,12 @@ class MappedItem:
     kind: str
     content: Graph
     provenance: Graph
+    #: Source tags (and case values) that map onto none of our concepts; recorded for the partner.
+    unmapped: list[str] = field(default_factory=list)
+    #: Derived statements (cluster membership): stored and published, not hashed.
+    derived: Graph = field(default_factory=Graph)
+    #: The raw item, for clustering (title, URL, dates) without re-reading the graph.
+    raw: RawItem | None = None
 
 
 def map_items(
@@ -36,9 +62,12 @@ def map_items(
     errors: list[RecordError] = []
     seen: set[URIRef] = set()
     for item in items:
+        mapper = MAPPERS.get(item.kind)
         try:
-            iri, content = map_news(item, source, base)
-        except (ValueError, TypeError) as exc:
+            if mapper is None:
+                raise ValueError(f"no mapping for item kind {item.kind!r}")
+            result = mapper(item, source, base)
+        except (ValueError, TypeError, KeyError) as exc:
             errors.append(
                 RecordError(
                     stage="map",
@@ -49,17 +78,32 @@ def map_items(
                 )
             )
             continue
-        if iri in seen:
+        if result.iri in seen:
             # Feeds sometimes repeat an entry; the first occurrence wins.
             continue
-        seen.add(iri)
+        seen.add(result.iri)
+        upstream = (
+            item.extra.get("network_chain") if isinstance(item.extra.get("network_chain"), list) else None
+        )
         mapped.append(
             MappedItem(
-                iri,
+                result.iri,
                 item.native_id,
                 item.kind,
-                content,
-                provenance(iri, fetched_at, raw_sha256, mapping_version),
+                result.graph,
+                provenance(
+                    result.iri,
+                    fetched_at,
+                    raw_sha256,
+                    mapping_version,
+                    base=base,
+                    source_id=source.id,
+                    network_id=source.network,
+                    upstream_networks=upstream,
+                    primary_source=item.url,
+                ),
+                unmapped=result.unmapped,
+                raw=item,
             )
         )
     return mapped, errors

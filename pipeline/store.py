@@ -1,15 +1,24 @@
-"""Stage 5, store: write valid item graphs to the canonical store, counting outcomes.
+"""Stage 5, store: cluster copies, write valid item graphs to the canonical store, count outcomes.
 
 An item is *new*, *updated* (its content hash changed) or *unchanged*; unchanged items
-are not rewritten, so their first harvest time and provenance stay as they were.
+are not rewritten, so their first harvest time and provenance stay as they were. Only the
+content graph is hashed: provenance (fetch time, run) and derived statements (cluster) are not.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 
-from pipeline.contracts import SourceReport
+from rdflib import URIRef
+
+from ontology.cluster import Clusterer, ClusterInput
+from ontology.mapping.common import utc
+from ontology.namespaces import INNONET, RDF
+from ontology.uris import cluster_iri
+from pipeline.contracts import RawItem, SourceReport
 from pipeline.map import MappedItem
+from store import clusters as cluster_store
 from store.repository import Store
 
 
@@ -19,10 +28,59 @@ def content_hash(item: MappedItem) -> str:
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw_sha256: str | None) -> None:
-    """Upsert every item and count the outcome in the report."""
+def cluster_input(iri: URIRef, raw: RawItem | None) -> ClusterInput:
+    """What clustering compares, from the raw item (cheaper than reading the graph back)."""
+    if raw is None:
+        return ClusterInput(str(iri))
+    start = utc(raw.start, raw.timezone) if raw.start is not None else None
+    return ClusterInput(
+        str(iri),
+        title=raw.title,
+        summary=raw.summary,
+        url=raw.url,
+        start=start.isoformat() if start else None,
+        place=raw.location_name,
+        latitude=raw.latitude,
+        longitude=raw.longitude,
+    )
+
+
+def base_of(iri: URIRef) -> str:
+    return str(iri).split("/id/", 1)[0]
+
+
+def cluster_items(items: list[MappedItem], clusterer: Clusterer, base: str) -> None:
+    """Add ``innonet:cluster`` to each item's derived graph; copies share one cluster IRI."""
     for item in items:
-        graph = item.content + item.provenance
+        cluster, _ = clusterer.assign(cluster_input(item.iri, item.raw))
+        node = URIRef(cluster) if cluster.startswith("http") else cluster_iri(base, cluster)
+        item.derived.add((item.iri, INNONET.cluster, node))
+        item.derived.add((node, RDF.type, INNONET.Cluster))
+
+
+def store_clusterer(store: Store, base: str) -> Clusterer:
+    """A clusterer that finds copies stored by earlier runs and mints cluster IRIs under ``base``."""
+    cluster_store.ensure_tables(store.engine)
+    new_id: Callable[[str], str] = lambda key: str(cluster_iri(base, key))  # noqa: E731
+    return Clusterer(
+        new_id,
+        lookup=lambda keys: cluster_store.lookup_keys(store.engine, keys),
+        signatures=lambda ids: cluster_store.lookup_signatures(store.engine, ids),
+    )
+
+
+def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw_sha256: str | None) -> None:
+    """Cluster, upsert every item, count the outcome and record unmapped tags for the partner."""
+    if items:
+        base = base_of(items[0].iri)
+        clusterer = store_clusterer(store, base)
+        cluster_items(items, clusterer, base)
+        cluster_store.save_clusters(store.engine, clusterer.index, clusterer.signatures)
+        unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
+        if unmapped:
+            cluster_store.record_unmapped(store.engine, report.source_id, unmapped)
+    for item in items:
+        graph = item.content + item.provenance + item.derived
         outcome = store.upsert_record(
             iri=str(item.iri),
             source_id=report.source_id,

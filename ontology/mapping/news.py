@@ -1,76 +1,65 @@
-"""Map a raw news item to RDF: schema:NewsArticle plus provenance.
+"""Map a raw news item to RDF: ``schema:NewsArticle``.
 
-The mapping returns two graphs: the *content* (what the item says) and its *provenance*
-(where and when it was harvested). Only the content is hashed to decide whether an item
-changed, so a re-harvest of the same feed is "unchanged", not a new version.
+The mapping returns the *content* (what the item says); provenance (where and when it was
+harvested) is made by ontology/mapping/provenance.py and kept out of the content hash, so a
+re-harvest of the same feed is "unchanged", not a new version.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from rdflib import Graph, Literal
 
-from rdflib import Graph, Literal, URIRef
-from rdflib.term import _is_valid_uri
-
-from ontology.namespaces import DCTERMS, INNONET, PROV, RDF, SCHEMA, XSD
-from ontology.uris import item_iri, network_iri, payload_iri, source_iri
+from ontology.mapping.common import (
+    MappingResult,
+    add_common,
+    add_date,
+    add_themes,
+    clean_html,
+    clean_text,
+    item_language,
+    text,
+)
+from ontology.mapping.provenance import provenance
+from ontology.namespaces import DCTERMS, RDF, SCHEMA
+from ontology.uris import item_iri
 from pipeline.contracts import RawItem, SourceSpec
 
-
-def _text(value: str, language: str | None) -> Literal:
-    lang = (language or "").strip().replace("_", "-")
-    return Literal(value, lang=lang) if lang and lang.replace("-", "").isalnum() else Literal(value)
+__all__ = ["map_news", "map_news_item", "provenance"]
 
 
-def _iri(value: str | None) -> URIRef | None:
-    if value and value.startswith(("http://", "https://")) and _is_valid_uri(value):
-        return URIRef(value)
-    return None
-
-
-def _datetime(value: datetime) -> Literal:
-    return Literal(value.isoformat(), datatype=XSD.dateTime)
-
-
-def map_news(item: RawItem, source: SourceSpec, base: str) -> tuple[URIRef, Graph]:
-    """The item's IRI and its content graph."""
-    subject = item_iri(base, item.kind, item.source_id, item.native_id)
+def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
+    """The item's IRI, content graph and unmapped source tags."""
+    subject = item_iri(base, "news", item.source_id, item.native_id)
     g = Graph()
     g.add((subject, RDF.type, SCHEMA.NewsArticle))
-    language = (item.language or source.language or "").lower() or None
-    if item.title:
-        g.add((subject, SCHEMA.headline, _text(item.title, language)))
-    if item.summary:
-        g.add((subject, SCHEMA.description, _text(item.summary, language)))
-    if item.body_html:
-        g.add((subject, SCHEMA.articleBody, _text(item.body_html, language)))
-    url = _iri(item.url)
-    if url is not None:
-        g.add((subject, SCHEMA.url, url))
-    if item.published:
-        g.add((subject, SCHEMA.datePublished, _datetime(item.published)))
-    elif item.published_raw:
+    title = clean_text(item.title)
+    summary = clean_text(item.summary)
+    language = item_language(item, source, title, summary)
+    if title:
+        g.add((subject, SCHEMA.headline, text(title, language)))
+    if summary:
+        g.add((subject, SCHEMA.description, text(summary, language)))
+    body = clean_html(item.body_html)
+    if body:
+        g.add((subject, SCHEMA.articleBody, text(body, language)))
+    zone = item.timezone or source.options.get("timezone")
+    if (
+        not add_date(g, subject, SCHEMA.datePublished, item.published, item.published_raw, zone)
+        and item.published_raw
+    ):
         # Unparseable dates are kept as the source wrote them, never guessed.
         g.add((subject, DCTERMS.date, Literal(item.published_raw)))
-    if item.updated:
-        g.add((subject, SCHEMA.dateModified, _datetime(item.updated)))
-    if language:
-        g.add((subject, SCHEMA.inLanguage, Literal(language)))
+    add_date(g, subject, SCHEMA.dateModified, item.updated, None, zone)
+    add_common(g, subject, item, source, base, language)
     for author in item.authors:
         g.add((subject, DCTERMS.creator, Literal(author)))
     for tag in item.tags:
         g.add((subject, SCHEMA.keywords, Literal(tag)))
-    g.add((subject, DCTERMS.identifier, Literal(item.native_id)))
-    g.add((subject, DCTERMS.source, source_iri(base, source.id)))
-    g.add((subject, INNONET.network, network_iri(base, source.network)))
-    return subject, g
+    themes = add_themes(g, subject, item, source, title=title, summary=summary)
+    return MappingResult(subject, g, themes.unmapped_tags)
 
 
-def provenance(subject: URIRef, fetched_at: datetime, raw_sha256: str | None, mapping_version: str) -> Graph:
-    """When and from which bytes the record was made (not part of the content hash)."""
-    g = Graph()
-    g.add((subject, PROV.generatedAtTime, _datetime(fetched_at)))
-    if raw_sha256:
-        g.add((subject, PROV.wasDerivedFrom, payload_iri(raw_sha256)))
-    g.add((subject, INNONET.mappingVersion, Literal(mapping_version)))
-    return g
+def map_news(item: RawItem, source: SourceSpec, base: str) -> tuple:
+    """Backwards-compatible shape: (IRI, content graph)."""
+    result = map_news_item(item, source, base)
+    return result.iri, result.graph

@@ -1,0 +1,172 @@
+"""Clusters: copies of the same story or event from different networks, every copy kept.
+
+Three kinds of evidence, cheapest first, each reduced to *keys* so that a persistent
+key -> cluster table (store/clusters.py) finds earlier copies without comparing all pairs:
+
+* ``url:``   the canonical URL (lower-cased host, no ``www.``, no fragment, tracking parameters
+             such as ``utm_*``/``fbclid`` stripped, query sorted, http == https);
+* ``hash:``  a hash of the folded title + summary (exact copies under another URL);
+* ``event:`` start instant (UTC, to the minute) + place (rounded coordinates, else folded place
+             name): language-independent, so a Dutch and a French announcement of one event meet;
+* ``lsh:``   MinHash bands over word shingles of title + summary (near-duplicates: a re-titled
+             or shortened copy). A near-duplicate joins a cluster only when at least
+             ``MIN_BANDS`` bands agree, which keeps near-misses (same topic, other story) apart.
+
+Clustering adds ``innonet:cluster`` to an item's derived graph; it never merges or drops items.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from ontology.concepts import fold
+
+TRACKING = re.compile(
+    r"^(utm_\w+|fbclid|gclid|dclid|msclkid|yclid|igshid|mc_cid|mc_eid|_ga|_gl|ref|ref_src|cmpid|wt_mc|at_\w+|xtor|ns_\w+|spm|share|from)$",
+    re.IGNORECASE,
+)
+SHINGLE = 2
+BANDS, ROWS = 16, 3
+#: Estimated shingle Jaccard a band candidate must reach to join (checked on the full signature).
+MIN_SIMILARITY = 0.5
+_SEEDS = [
+    int.from_bytes(hashlib.sha256(f"seed{i}".encode()).digest()[:8], "big") for i in range(BANDS * ROWS)
+]
+_MASK = (1 << 64) - 1
+_WORD = re.compile(r"\w+")
+
+
+def canonical_url(url: str | None) -> str | None:
+    """The URL as every copy of one page would name it, or None for relative or empty links."""
+    if not url or "://" not in url:
+        return None
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if not host:
+        return None
+    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k))
+    )
+    path = re.sub(r"/+$", "", parts.path) or "/"
+    return urlunsplit(("https", host + port, path, query, ""))
+
+
+def _tokens(text: str) -> list[str]:
+    return [t for t in _WORD.findall(fold(text)) if len(t) > 1]
+
+
+def _minhash(tokens: list[str]) -> list[int]:
+    shingles = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
+    hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles]
+    return [min((h ^ seed) * 0x9E3779B97F4A7C15 & _MASK for h in hashes) for seed in _SEEDS]
+
+
+@dataclass
+class ClusterInput:
+    """What clustering looks at; built from a RawItem or a stored graph."""
+
+    iri: str
+    title: str | None = None
+    summary: str | None = None
+    url: str | None = None
+    start: str | None = None  # UTC ISO instant
+    place: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+
+
+@dataclass
+class ItemKeys:
+    """Exact keys (join on any) and near-duplicate band keys (join on MIN_BANDS)."""
+
+    exact: list[str] = field(default_factory=list)
+    bands: list[str] = field(default_factory=list)
+    signature: list[int] = field(default_factory=list)
+
+
+def keys_of(item: ClusterInput) -> ItemKeys:
+    out = ItemKeys()
+    url = canonical_url(item.url)
+    if url:
+        out.exact.append("url:" + url)
+    text = " ".join(t for t in (item.title, item.summary) if t)
+    tokens = _tokens(text)
+    if len(tokens) >= 4:
+        out.exact.append("hash:" + hashlib.sha256(" ".join(tokens).encode()).hexdigest()[:32])
+    if item.start:
+        if item.latitude is not None and item.longitude is not None:
+            where = f"{item.latitude:.3f},{item.longitude:.3f}"
+        else:
+            where = " ".join(_tokens(item.place or ""))
+        if where:
+            out.exact.append(f"event:{item.start[:16]}@{where}")
+    if len(tokens) >= 5:
+        signature = out.signature = _minhash(tokens)
+        for b in range(BANDS):
+            band = struct.pack(f">{ROWS}Q", *signature[b * ROWS : (b + 1) * ROWS])
+            out.bands.append(f"lsh:{b}:{hashlib.blake2b(band, digest_size=8).hexdigest()}")
+    return out
+
+
+Lookup = Callable[[Iterable[str]], dict[str, str]]
+SignatureLookup = Callable[[Iterable[str]], dict[str, list[int]]]
+
+
+def similarity(a: list[int], b: list[int]) -> float:
+    """Estimated Jaccard similarity of two MinHash signatures."""
+    if not a or len(a) != len(b):
+        return 0.0
+    return sum(x == y for x, y in zip(a, b, strict=True)) / len(a)
+
+
+class Clusterer:
+    """Assigns cluster ids; ``lookup``/``signatures`` find what earlier runs stored (may be None)."""
+
+    def __init__(
+        self,
+        new_id: Callable[[str], str],
+        lookup: Lookup | None = None,
+        signatures: SignatureLookup | None = None,
+    ) -> None:
+        self.index: dict[str, str] = {}
+        self.signatures: dict[str, list[int]] = {}
+        self.new_id = new_id
+        self.lookup = lookup
+        self.signature_lookup = signatures
+
+    def _known(self, keys: list[str]) -> dict[str, str]:
+        found = {k: self.index[k] for k in keys if k in self.index}
+        missing = [k for k in keys if k not in found]
+        if missing and self.lookup is not None:
+            found.update(self.lookup(missing))
+        return found
+
+    def _signature(self, cluster: str) -> list[int]:
+        if cluster not in self.signatures and self.signature_lookup is not None:
+            self.signatures.update(self.signature_lookup([cluster]))
+        return self.signatures.get(cluster, [])
+
+    def assign(self, item: ClusterInput) -> tuple[str, ItemKeys]:
+        """The item's cluster id (an existing one when a copy is known) and its keys."""
+        keys = keys_of(item)
+        known = self._known(keys.exact + keys.bands)
+        cluster = next((known[k] for k in keys.exact if k in known), None)
+        if cluster is None:
+            candidates = sorted({known[k] for k in keys.bands if k in known})
+            scored = [(similarity(keys.signature, self._signature(c)), c) for c in candidates]
+            best = max(scored, default=None)
+            if best is not None and best[0] >= MIN_SIMILARITY:
+                cluster = best[1]
+        if cluster is None:
+            cluster = self.new_id((keys.exact or keys.bands or [item.iri])[0])
+            if keys.signature:
+                self.signatures[cluster] = keys.signature
+        for k in keys.exact + keys.bands:
+            self.index.setdefault(k, cluster)
+        return cluster, keys

@@ -1,0 +1,84 @@
+"""Our SKOS concept schemes as lookup tables, loaded once from ontology/vocab/concepts.ttl.
+
+Mappers resolve a source's value ("Missiegericht", "mission-oriented", "local", a concept IRI)
+to one concept of a scheme by notation, IRI or any label in any language. The Turtle file is
+the only truth: tables are derived from it, never typed twice.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from rdflib import Graph, Literal, URIRef
+
+from ontology.namespaces import SCHEMES, SKOS
+
+CONCEPTS_TTL = Path(__file__).parent / "vocab" / "concepts.ttl"
+
+
+def fold(text: str) -> str:
+    """Lower case, accents stripped, whitespace collapsed: the form labels are compared in."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    return " ".join(bare.replace("’", "'").split())
+
+
+@dataclass
+class Scheme:
+    """One concept scheme: its concepts, and every way a source may name them."""
+
+    iri: URIRef
+    concepts: set[URIRef] = field(default_factory=set)
+    lookup: dict[str, URIRef] = field(default_factory=dict)
+    labels: dict[URIRef, dict[str, list[tuple[str, str]]]] = field(default_factory=dict)
+
+    def resolve(self, value: str | None) -> URIRef | None:
+        """The concept a value names, or None."""
+        if not value:
+            return None
+        if value in self.lookup:
+            return self.lookup[value]
+        return self.lookup.get(fold(value))
+
+
+@lru_cache(maxsize=1)
+def concepts_graph() -> Graph:
+    return Graph().parse(CONCEPTS_TTL, format="turtle")
+
+
+@lru_cache(maxsize=1)
+def schemes() -> dict[str, Scheme]:
+    """scheme name (``theme``, ``facet``, ``stage``, ``level``, ``barrier``) -> its tables."""
+    g = concepts_graph()
+    out: dict[str, Scheme] = {}
+    for name, iri in SCHEMES.items():
+        scheme = Scheme(URIRef(iri))
+        for concept in g.subjects(SKOS.inScheme, URIRef(iri)):
+            assert isinstance(concept, URIRef)
+            scheme.concepts.add(concept)
+            scheme.lookup[str(concept)] = concept
+            notation = g.value(concept, SKOS.notation)
+            if notation is not None:
+                scheme.lookup[fold(str(notation))] = concept
+            kinds: dict[str, list[tuple[str, str]]] = {"pref": [], "alt": [], "hidden": []}
+            for kind, prop in (
+                ("pref", SKOS.prefLabel),
+                ("alt", SKOS.altLabel),
+                ("hidden", SKOS.hiddenLabel),
+            ):
+                for label in g.objects(concept, prop):
+                    if isinstance(label, Literal):
+                        kinds[kind].append((str(label), label.language or ""))
+                        if kind != "hidden":
+                            scheme.lookup.setdefault(fold(str(label)), concept)
+            scheme.labels[concept] = kinds
+        out[name] = scheme
+    return out
+
+
+def resolve(scheme: str, value: str | None) -> URIRef | None:
+    """Shortcut: ``resolve("facet", "Missiegericht")``."""
+    return schemes()[scheme].resolve(value)

@@ -1,0 +1,185 @@
+"""Helpers every item mapper shares: language-tagged text, sanitised HTML, UTC dates, IRIs.
+
+Content graphs mint no blank nodes (pipeline/store.py hashes sorted N-Triples to decide
+unchanged/updated), so nested nodes (place, address, offer) get fragment IRIs of the item.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import nh3
+from rdflib import Graph, Literal, URIRef
+from rdflib.term import _is_valid_uri
+
+from ontology.concepts import resolve
+from ontology.language import detect_language, normalise_tag
+from ontology.namespaces import DCTERMS, EU_COUNTRY, EU_LANGUAGE, INNONET, SCHEMA, XSD
+from ontology.themes import CLASSIFIER_VERSION, Classification, classify
+from ontology.uris import network_iri, source_iri
+from pipeline.contracts import RawItem, SourceSpec
+
+#: ISO 639-1 -> EU language authority table code.
+EU_LANGUAGE_CODES = {
+    "nl": "NLD",
+    "en": "ENG",
+    "fr": "FRA",
+    "de": "DEU",
+    "es": "SPA",
+    "it": "ITA",
+    "pt": "POR",
+}
+#: ISO 3166-1 alpha-2 -> EU country authority table code (the countries our networks are in first).
+EU_COUNTRY_CODES = {
+    "BE": "BEL", "NL": "NLD", "FR": "FRA", "DE": "DEU", "LU": "LUX", "GB": "GBR", "UK": "GBR",
+    "AT": "AUT", "CH": "CHE", "DK": "DNK", "SE": "SWE", "FI": "FIN", "ES": "ESP", "IT": "ITA",
+    "PT": "PRT", "IE": "IRL", "EE": "EST", "US": "USA", "CA": "CAN",
+}  # fmt: skip
+
+
+def item_language(item: RawItem, source: SourceSpec, *texts: str | None) -> str | None:
+    """Declared language (item, then source), else detected from the item's own text."""
+    declared = normalise_tag(item.language) or normalise_tag(source.language)
+    if declared:
+        return declared
+    return detect_language(" ".join(t for t in texts if t))
+
+
+def text(value: str, language: str | None) -> Literal:
+    """A language-tagged literal when the language is known, a plain string otherwise."""
+    lang = normalise_tag(language)
+    return Literal(value, lang=lang) if lang else Literal(value)
+
+
+def clean_text(value: str | None) -> str | None:
+    """HTML reduced to plain text (titles, names, summaries are never markup)."""
+    if not value:
+        return None
+    out = " ".join(html.unescape(nh3.clean(value, tags=set())).split())
+    return out or None
+
+
+def clean_html(value: str | None) -> str | None:
+    """HTML sanitised with nh3's safe allow-list (no script, style, event handlers)."""
+    if not value:
+        return None
+    return nh3.clean(value).strip() or None
+
+
+def iri(value: str | None) -> URIRef | None:
+    """An absolute http(s) IRI, or None (relative or malformed links never become IRIs)."""
+    if value and value.startswith(("http://", "https://")) and _is_valid_uri(value):
+        return URIRef(value)
+    return None
+
+
+def utc(value: datetime, zone: str | None = None) -> datetime | None:
+    """Aware -> UTC. Naive values are read in ``zone`` (IANA) when given, else None (never guessed)."""
+    if value.tzinfo is None:
+        if not zone:
+            return None
+        try:
+            value = value.replace(tzinfo=ZoneInfo(zone))
+        except (ZoneInfoNotFoundError, ValueError):
+            return None
+    return value.astimezone(UTC)
+
+
+def dt_literal(value: datetime) -> Literal:
+    """xsd:dateTime in UTC with an explicit ``Z`` (LDES and search need a zone on every time)."""
+    text_value = value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
+    return Literal(text_value, datatype=XSD.dateTime)
+
+
+def add_date(
+    g: Graph,
+    subject: URIRef,
+    prop: URIRef,
+    value: datetime | None,
+    raw: str | None,
+    zone: str | None,
+) -> bool:
+    """Add ``prop`` as UTC and keep what the source wrote in ``innonet:originalDate``; True if normalised."""
+    normalised = utc(value, zone) if value is not None else None
+    original = raw or (value.isoformat() if value is not None else None)
+    if normalised is not None:
+        g.add((subject, prop, dt_literal(normalised)))
+    if original and (normalised is None or original != dt_literal(normalised).toPython().isoformat()):
+        name = str(prop).rsplit("/", 1)[-1]
+        g.add((subject, INNONET.originalDate, Literal(f"{name}={original}")))
+    return normalised is not None
+
+
+def add_common(
+    g: Graph,
+    subject: URIRef,
+    item: RawItem,
+    source: SourceSpec,
+    base: str,
+    language: str | None,
+) -> None:
+    """Identifier, source, network, link, language and country: the same on every item type."""
+    g.add((subject, DCTERMS.identifier, Literal(item.native_id)))
+    g.add((subject, DCTERMS.source, source_iri(base, source.id)))
+    g.add((subject, INNONET.network, network_iri(base, source.network)))
+    url = iri(item.url)
+    if url is not None:
+        g.add((subject, SCHEMA.url, url))
+    if language:
+        g.add((subject, SCHEMA.inLanguage, Literal(language)))
+        code = EU_LANGUAGE_CODES.get(language.split("-")[0])
+        if code:
+            g.add((subject, DCTERMS.language, EU_LANGUAGE[code]))
+
+
+def country_iri(code: str | None) -> URIRef | None:
+    """ISO alpha-2 (or alpha-3) -> EU country authority IRI."""
+    value = (code or "").strip().upper()
+    if len(value) == 3 and value.isalpha():
+        return EU_COUNTRY[value]
+    mapped = EU_COUNTRY_CODES.get(value)
+    return EU_COUNTRY[mapped] if mapped else None
+
+
+def add_themes(
+    g: Graph, subject: URIRef, item: RawItem, source: SourceSpec, *, title: str | None, summary: str | None
+) -> Classification:
+    """Themes as ``dcterms:subject`` (tags through the source's tag map first); returns the classification."""
+    result = classify(
+        title=title,
+        summary=summary,
+        body=clean_text(item.body_html),
+        tags=item.tags,
+        tag_map=source.tag_map,
+    )
+    for concept in result.concepts:
+        g.add((subject, DCTERMS.subject, concept))
+    if result.concepts:
+        g.add((subject, INNONET.classifierVersion, Literal(CLASSIFIER_VERSION)))
+    return result
+
+
+def add_concepts(g: Graph, subject: URIRef, prop: URIRef, scheme: str, values: object) -> list[str]:
+    """Resolve source values onto a scheme's concepts; returns the values that resolved to none."""
+    unresolved: list[str] = []
+    items = values if isinstance(values, list | tuple) else [values] if values else []
+    for value in items:
+        concept = resolve(scheme, str(value))
+        if concept is None:
+            unresolved.append(f"{scheme}:{value}")
+        else:
+            g.add((subject, prop, concept))
+    return unresolved
+
+
+class MappingResult:
+    """What a mapper returns: the item IRI, its content graph and the values nothing mapped."""
+
+    __slots__ = ("graph", "iri", "unmapped")
+
+    def __init__(self, iri: URIRef, graph: Graph, unmapped: list[str] | None = None) -> None:
+        self.iri = iri
+        self.graph = graph
+        self.unmapped = unmapped or []

@@ -1,0 +1,121 @@
+"""Multilingual theme classifier: keywords, source tags and a per-source tag map -> SKOS concepts.
+
+Why rules and not a model: the labels *are* the vocabulary (ontology/vocab/concepts.ttl), partners
+can read and correct them, and the result is explainable ("matched 'burgerbudget' in the title").
+Source tags go first through the source's own ``tag_map``, then through our labels; a tag that
+maps nowhere is returned as *unmapped* so a partner can map it (pipeline/store.py records it).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from rdflib import URIRef
+
+from ontology.concepts import concepts_graph, fold, schemes
+from ontology.namespaces import SKOS
+
+CLASSIFIER_VERSION = "1"
+#: Weight of one keyword hit per field; a concept is assigned at THRESHOLD.
+WEIGHTS = {"title": 2.0, "summary": 1.0, "body": 0.5}
+THRESHOLD = 1.0
+#: Only the start of long bodies is scanned (the lede says what an item is about).
+MAX_CHARS = 4000
+
+
+@dataclass
+class Classification:
+    """Concepts found, why, and the source tags nothing mapped."""
+
+    concepts: list[URIRef] = field(default_factory=list)
+    evidence: dict[URIRef, list[str]] = field(default_factory=dict)
+    unmapped_tags: list[str] = field(default_factory=list)
+
+
+def _pattern(label: str) -> str:
+    text = fold(label)
+    prefix = text.endswith("*")
+    body = re.escape(text.rstrip("*")).replace(r"\ ", r"[\s-]+").replace(r"\-", r"[\s-]?")
+    return body + (r"\w*" if prefix else r"s?")
+
+
+def _alternation(concept: URIRef) -> str:
+    kinds = schemes()["theme"].labels[concept]
+    labels = {label for values in kinds.values() for label, _ in values if len(label) >= 3}
+    return "|".join(sorted((_pattern(label) for label in labels), key=len, reverse=True))
+
+
+@lru_cache(maxsize=1)
+def _matchers() -> dict[URIRef, re.Pattern[str]]:
+    """One compiled alternation per theme concept (labels of every language), for tags."""
+    return {
+        c: re.compile(r"(?:" + _alternation(c) + r")") for c in sorted(schemes()["theme"].labels, key=str)
+    }
+
+
+@lru_cache(maxsize=1)
+def _scanner() -> tuple[re.Pattern[str], dict[str, URIRef]]:
+    """All concepts in one regex with a named group each: one pass over the text, not one per concept."""
+    names = {f"c{i}": c for i, c in enumerate(sorted(schemes()["theme"].labels, key=str))}
+    body = "|".join(f"(?P<{n}>{_alternation(c)})" for n, c in names.items())
+    return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)"), names
+
+
+@lru_cache(maxsize=1)
+def _broader() -> dict[URIRef, list[URIRef]]:
+    g = concepts_graph()
+    return {
+        c: [b for b in g.objects(c, SKOS.broader) if isinstance(b, URIRef)]
+        for c in schemes()["theme"].concepts
+    }
+
+
+def _from_tag_map(tag: str, tag_map: dict[str, str]) -> URIRef | None:
+    folded = {fold(k): v for k, v in tag_map.items()}
+    target = tag_map.get(tag) or folded.get(fold(tag))
+    return schemes()["theme"].resolve(target) if target else None
+
+
+def classify(
+    *,
+    title: str | None = None,
+    summary: str | None = None,
+    body: str | None = None,
+    tags: list[str] | None = None,
+    tag_map: dict[str, str] | None = None,
+) -> Classification:
+    """Themes of one item. Deterministic: the same input gives the same concepts, in IRI order."""
+    result = Classification()
+    scores: dict[URIRef, float] = {}
+    theme = schemes()["theme"]
+    for tag in tags or []:
+        if not tag or not tag.strip():
+            continue
+        concept = _from_tag_map(tag, tag_map or {}) or theme.resolve(tag)
+        if concept is None:
+            match = next((c for c, rx in _matchers().items() if rx.fullmatch(fold(tag))), None)
+            concept = match
+        if concept is None:
+            result.unmapped_tags.append(tag.strip())
+            continue
+        scores[concept] = scores.get(concept, 0.0) + THRESHOLD
+        result.evidence.setdefault(concept, []).append(f"tag '{tag.strip()}'")
+    fields = {"title": title, "summary": summary, "body": body}
+    for name, text in fields.items():
+        if not text:
+            continue
+        scanner, names = _scanner()
+        hits: dict[URIRef, set[str]] = {}
+        for m in scanner.finditer(fold(text[:MAX_CHARS])):
+            hits.setdefault(names[m.lastgroup or ""], set()).add(m.group(0))
+        for concept, words in hits.items():
+            scores[concept] = scores.get(concept, 0.0) + WEIGHTS[name] * len(words)
+            result.evidence.setdefault(concept, []).extend(f"{name} '{w}'" for w in sorted(words))
+    chosen = {c for c, score in scores.items() if score >= THRESHOLD}
+    for concept in list(chosen):
+        chosen.update(_broader().get(concept, []))
+    result.concepts = sorted(chosen, key=str)
+    result.evidence = {c: result.evidence.get(c, ["broader of a matched concept"]) for c in result.concepts}
+    return result
