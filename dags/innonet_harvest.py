@@ -1,25 +1,29 @@
 """
 ### innonet_harvest
 
-Every hour: harvest every active source of the registry, then index what was stored.
+Every 10 minutes: harvest the sources that are *due*, in a bounded number of batches.
 
 ```
-plan ──► harvest_batch (mapped, one task per batch) ──► index ──► Asset innonet://items-indexed
+reap_stuck ──► plan ──► harvest_batch (mapped, ≤ INNONET_HARVEST_MAX_BATCHES) ──► stored ──► Asset innonet://items-stored
 ```
 
-- **plan** reads the registry (`INNONET_REGISTRY_PATH`) and splits the ids of the sources that are not
-  paused into at most `MAX_BATCHES` batches.
-- **harvest_batch** runs `pipeline.harvest.harvest` for one batch: fetch → parse → map to RDF →
-  validate → store. A broken source is *data*, not a task failure: it gets status `failed` with an
-  `error_code` in the returned reports (one small dict per source) and keeps its stored items.
-  The task itself fails (and is retried) only when the pipeline cannot run at all.
-- **index** runs `pipeline.index.index_pending`: every stored record not yet in the search index is
-  indexed. It is idempotent (upserts by item IRI), so a run that follows a failed one catches up.
-  It updates the asset `innonet://items-indexed` for DAGs that publish downstream.
+- **reap_stuck** marks harvests left `running` by a dead worker as `stuck` (a failure that counts
+  towards the automatic pause), so no source stays "running" for ever.
+- **plan** reads the registry file plus the sources partners added, drops paused ones (by the
+  operator, the partner, or automatically after repeated failures) and those not yet due, and cuts
+  the rest into at most `INNONET_HARVEST_MAX_BATCHES` batches with **each host in one batch** (the
+  crawler's per-host delay then holds across parallel batches). When a source is due is decided per
+  source in `pipeline/schedule.py`: every `INNONET_HARVEST_INTERVAL_S`, backing off x1.5 per quiet
+  run and x2 per failure, up to `INNONET_HARVEST_MAX_INTERVAL_S`.
+- **harvest_batch** runs `pipeline.harvest.harvest` on one batch: fetch → parse → map → validate →
+  store (+ event stream). A broken source is *data*: one terminal status per source in the returned
+  reports and in the store's health tables. The task fails (and is retried) only when the pipeline
+  cannot run at all.
+- **stored** summarises the cycle and updates the asset `innonet://items-stored`, which triggers
+  `innonet_index` and `innonet_publish` (data-aware scheduling).
 
-Airflow decides *when*, never *what*: this file only wires pipeline functions, which run the same way
-from the CLI (`innonet harvest`). Configuration comes from `INNONET_*` environment variables
-(see `.env.example`).
+Airflow decides *when*, never *what*: this file only wires pipeline functions (imported inside the
+tasks), which run the same way from the CLI (`innonet harvest`).
 """
 
 from __future__ import annotations
@@ -29,68 +33,77 @@ from typing import Any
 
 from airflow.sdk import Asset, dag, task
 
-MAX_BATCHES = 4
-"""Upper bound on parallel harvest tasks per run (each one starts its own crawler process)."""
+ITEMS_STORED = Asset(name="innonet_items_stored", uri="innonet://items-stored")
 
-ITEMS_INDEXED = Asset(name="innonet_items_indexed", uri="innonet://items-indexed")
-
-
-def split_batches(ids: list[str], max_batches: int) -> list[list[str]]:
-    """Round-robin ``ids`` into at most ``max_batches`` non-empty batches, order kept inside each."""
-    n = min(max_batches, len(ids))
-    return [ids[i::n] for i in range(n)]
+DEFAULT_ARGS = {
+    "owner": "innonet",
+    "retries": 2,
+    "retry_delay": timedelta(minutes=2),
+    "retry_exponential_backoff": 2.0,
+    "max_retry_delay": timedelta(minutes=15),
+    # a crawl has its own deadline (INNONET_FETCH_PROCESS_TIMEOUT_S); this only stops a hung task
+    "execution_timeout": timedelta(minutes=45),
+}
 
 
 @dag(
     dag_id="innonet_harvest",
-    schedule="@hourly",
+    schedule="*/10 * * * *",
     start_date=datetime(2025, 1, 1, tzinfo=UTC),
     catchup=False,
     max_active_runs=1,
-    tags=["innonet", "harvest", "index"],
-    default_args={
-        "owner": "innonet",
-        "retries": 2,
-        "retry_delay": timedelta(minutes=2),
-        "retry_exponential_backoff": 2.0,
-        "max_retry_delay": timedelta(minutes=15),
-        # a crawl has its own deadline (INNONET_FETCH_PROCESS_TIMEOUT_S); this only stops a hung task
-        "execution_timeout": timedelta(minutes=45),
-    },
+    tags=["innonet", "harvest"],
+    default_args=DEFAULT_ARGS,
     doc_md=__doc__,
 )
 def innonet_harvest() -> None:
     @task
-    def plan() -> list[list[str]]:
-        """The ids of the active sources, in at most MAX_BATCHES batches."""
-        from pipeline.registry import load_registry
+    def reap_stuck() -> list[str]:
+        """Sources whose harvest was left running by a dead worker, now marked stuck."""
+        from pipeline.health import detect_stuck
+        from pipeline.settings import get_settings
+        from store.repository import Store
+
+        settings = get_settings()
+        store = Store(settings.resolved_database_url)
+        try:
+            return detect_stuck(settings, store)
+        finally:
+            store.close()
+
+    @task
+    def plan(stuck: list[str]) -> list[list[str]]:
+        """The ids of the due sources, batched by host, at most INNONET_HARVEST_MAX_BATCHES batches."""
+        from pipeline.schedule import plan_cycle
         from pipeline.settings import get_settings
 
-        registry = load_registry(get_settings())
-        ids = [source.id for source in registry.sources if not source.paused]
-        return split_batches(ids, MAX_BATCHES)
+        return plan_cycle(get_settings())
 
     @task
     def harvest_batch(source_ids: list[str]) -> list[dict[str, Any]]:
-        """Harvest one batch of sources; one JSON report per source."""
+        """Harvest one batch of sources; one small JSON report per source."""
         from pipeline.harvest import harvest
         from pipeline.settings import get_settings
 
         reports = harvest(get_settings(), source_ids=source_ids)
-        return [report.model_dump(mode="json") for report in reports]
+        return [
+            report.model_dump(mode="json", include={"source_id", "status", "error_code", "counts"})
+            for report in reports
+        ]
 
-    @task(outlets=[ITEMS_INDEXED], trigger_rule="none_failed")
-    def index(batches: list[list[dict[str, Any]]]) -> dict[str, Any]:
-        """Index every stored record not yet indexed; return index counts and source statuses."""
-        from collections import Counter
+    @task(outlets=[ITEMS_STORED], trigger_rule="all_done")
+    def stored(batches: list[list[dict[str, Any]]]) -> dict[str, Any]:
+        """Statuses and item counts of this cycle (the asset event wakes index and publish)."""
+        statuses: dict[str, int] = {}
+        items: dict[str, int] = {}
+        for batch in batches or []:
+            for report in batch or []:
+                statuses[report["status"]] = statuses.get(report["status"], 0) + 1
+                for outcome, n in report["counts"].items():
+                    items[outcome] = items.get(outcome, 0) + n
+        return {"sources": statuses, "items": items}
 
-        from pipeline.index import index_pending
-        from pipeline.settings import get_settings
-
-        statuses = Counter(report["status"] for batch in batches for report in batch)
-        return {"index": index_pending(get_settings()), "sources": dict(statuses)}
-
-    index(harvest_batch.expand(source_ids=plan()))
+    stored(harvest_batch.expand(source_ids=plan(reap_stuck())))
 
 
 innonet_harvest()
