@@ -2,13 +2,16 @@
 
 Only records whose stored content differs from what the index holds are sent (the
 store remembers the indexed content hash), so indexing is idempotent and cheap to
-repeat. A document the backend refuses stays pending and is reported; the rest go in.
-``rebuild=True`` re-sends everything (after a mapping change or into a fresh index).
+repeat. A document the backend refuses stays pending and is reported against its
+source; the rest go in. ``rebuild=True`` is a real rebuild (:func:`rebuild_index`): on
+Elasticsearch a new index filled from the store and an atomic alias swap
+(:mod:`search.reindex`), then a catch-up of what changed meanwhile.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import Graph
@@ -16,9 +19,33 @@ from rdflib import Graph
 from pipeline.settings import Settings
 from search import make_backend
 from search.base import SearchBackend
+from search.documents import IndexError_, SearchDocument
 from search.project import document_from_graph
-from store.models import NetworkRow
+from store.models import NetworkRow, RecordRow
 from store.repository import Store
+
+
+def _networks(store: Store) -> tuple[dict[str, str], dict[str, str | None]]:
+    with store.session() as s:
+        networks = list(s.query(NetworkRow))
+    return {n.id: n.name for n in networks}, {n.id: n.country for n in networks}
+
+
+def _documents(
+    rows: list[RecordRow], names: dict[str, str], countries: dict[str, str | None]
+) -> list[SearchDocument]:
+    docs = []
+    for row in rows:
+        g = Graph()
+        g.parse(data=row.graph, format="nt")
+        docs.append(document_from_graph(row.iri, g, names, countries))
+    return docs
+
+
+def _errors_with_source(errors: list[IndexError_], rows: list[RecordRow]) -> list[dict[str, Any]]:
+    """Per-item failures, each recorded against the source its record came from."""
+    source_of = {row.iri: row.source_id for row in rows}
+    return [{**e.model_dump(), "source": source_of.get(e.id)} for e in errors]
 
 
 def index_records(
@@ -28,27 +55,71 @@ def index_records(
     rebuild: bool = False,
     progress: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
-    """Index pending (or, with ``rebuild``, all) records; returns counts and errors."""
-    with store.session() as s:
-        networks = list(s.query(NetworkRow))
-        names = {n.id: n.name for n in networks}
-        countries = {n.id: n.country for n in networks}
+    """Index pending records (or, with ``rebuild``, rebuild the index); returns counts and errors."""
+    if rebuild:
+        return rebuild_index(store, backend, progress=progress)
+    names, countries = _networks(store)
     backend.ensure_index()
     indexed, errors = 0, []
-    for rows in store.records_to_index(all_records=rebuild):
-        docs = []
-        for row in rows:
-            g = Graph()
-            g.parse(data=row.graph, format="nt")
-            docs.append(document_from_graph(row.iri, g, names, countries))
-        report = backend.upsert(docs)
+    for rows in store.records_to_index(all_records=False):
+        report = backend.upsert(_documents(rows, names, countries))
         failed = {e.id for e in report.errors}
-        errors.extend(e.model_dump() for e in report.errors)
+        errors.extend(_errors_with_source(report.errors, rows))
         done = [(row.iri, row.content_hash) for row in rows if row.iri not in failed]
         store.mark_indexed(done)
         indexed += len(done)
         if progress:
             progress(len(rows))
+    backend.refresh()
+    return {"indexed": indexed, "failed": len(errors), "errors": errors[:100], "backend": backend.name}
+
+
+def rebuild_index(
+    store: Store, backend: SearchBackend, progress: Callable[[int], None] | None = None
+) -> dict[str, Any]:
+    """Rebuild the whole index from the store.
+
+    Elasticsearch: a new index, loaded while searches go on against the old one, an atomic
+    alias swap, then every record updated since the rebuild began is sent again through
+    the alias (the writes the old index took meanwhile). Embedded: the same records
+    re-sent into the same file (it is the offline demo index; no swap needed).
+    """
+    names, countries = _networks(store)
+    began = datetime.now(UTC)
+    errors: list[dict[str, Any]] = []
+    indexed = 0
+    rebuild = None
+    if backend.name == "elasticsearch":
+        from search.reindex import AliasRebuild
+
+        rebuild = AliasRebuild(backend)  # type: ignore[arg-type]
+        rebuild.begin()
+    else:
+        backend.ensure_index()
+    try:
+        for rows in store.records_to_index(all_records=True):
+            docs = _documents(rows, names, countries)
+            report = rebuild.load(docs) if rebuild is not None else backend.upsert(docs)
+            errors.extend(_errors_with_source(report.errors, rows))
+            failed = {e.id for e in report.errors}
+            store.mark_indexed([(r.iri, r.content_hash) for r in rows if r.iri not in failed])
+            indexed += len(rows) - len(failed)
+            if progress:
+                progress(len(rows))
+    except BaseException:
+        if rebuild is not None:
+            rebuild.abort()
+        raise
+    if rebuild is not None:
+        rebuild.swap()
+    # catch-up: records the harvest wrote while the new index was being loaded
+    with store.session() as s:
+        late = list(s.query(RecordRow).filter(RecordRow.updated_at >= began))
+    if late:
+        report = backend.upsert(_documents(late, names, countries))
+        errors.extend(_errors_with_source(report.errors, late))
+        failed = {e.id for e in report.errors}
+        store.mark_indexed([(r.iri, r.content_hash) for r in late if r.iri not in failed])
     backend.refresh()
     return {"indexed": indexed, "failed": len(errors), "errors": errors[:100], "backend": backend.name}
 

@@ -224,8 +224,11 @@ class ElasticsearchBackend(SearchBackend):
 
     # -- writes --------------------------------------------------------------------------
 
-    def upsert(self, docs: Sequence[SearchDocument]) -> IndexReport:
-        """Index by id in chunks; a refused document is reported, the others go in."""
+    def upsert(self, docs: Sequence[SearchDocument], target: str | None = None) -> IndexReport:
+        """Index by id in chunks; a refused document is reported, the others go in.
+
+        ``target``: a concrete index instead of the alias (a rebuild fills its new index so).
+        """
         report = IndexReport()
         ready: list[SearchDocument] = []
         for position, raw in enumerate(docs):
@@ -235,13 +238,14 @@ class ElasticsearchBackend(SearchBackend):
                 report.errors.append(IndexError_(id=_raw_id(raw, position), reason=_invalid_reason(exc)))
         if not ready:
             return report
-        self._ensure_once()
+        if target is None:
+            self._ensure_once()
         for start in range(0, len(ready), BULK_CHUNK):
             chunk = [
                 (doc.id, [{"index": {"_id": doc.id}}, to_source(doc)])
                 for doc in ready[start : start + BULK_CHUNK]
             ]
-            done, errors = self._bulk(chunk, "upsert", ok_results=("created", "updated"))
+            done, errors = self._bulk(chunk, "upsert", ok_results=("created", "updated"), target=target)
             report.indexed += done
             report.errors.extend(errors)
         return report
@@ -266,6 +270,7 @@ class ElasticsearchBackend(SearchBackend):
         action: str,
         ok_results: tuple[str, ...],
         not_found_ok: bool = False,
+        target: str | None = None,
     ) -> tuple[int, list[IndexError_]]:
         """Send one chunk; retry the items refused with 429/5xx with backoff.
 
@@ -281,7 +286,10 @@ class ElasticsearchBackend(SearchBackend):
                 time.sleep(min(0.25 * 2**attempt, 4.0))
             operations = [line for _, lines in pending for line in lines]
             try:
-                response = self._client.bulk(operations=operations, index=self.alias, require_alias=True)
+                if target is None:
+                    response = self._client.bulk(operations=operations, index=self.alias, require_alias=True)
+                else:
+                    response = self._client.bulk(operations=operations, index=target)
             except ApiError as exc:
                 if exc.meta.status in RETRY_STATUSES and attempt + 1 < BULK_ATTEMPTS:
                     continue

@@ -1,0 +1,99 @@
+"""Rebuild the Elasticsearch index from the store: a new index, then one atomic alias swap.
+
+There is no ``_reindex`` in the test distribution (architecture.md §7), and the store is
+the truth anyway, so a rebuild is:
+
+1. create ``{alias}-v{version}-{stamp}`` from the mapping file, with refresh off while loading;
+2. bulk every document into it (by its concrete name; searches and incremental writes keep
+   going to the old index through the alias meanwhile);
+3. refresh it, restore the refresh interval, and move the alias in **one** ``_aliases``
+   request (remove from the old indices + add to the new one, as write index): Elasticsearch
+   applies the actions atomically, so no search ever sees no index or half an index;
+4. delete the old indices.
+
+Writes that reached the old index during step 2 are caught up by the caller
+(:func:`pipeline.index.rebuild_index` re-sends the records changed since the rebuild began).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, datetime
+
+from search.documents import IndexReport, SearchDocument
+from search.elasticsearch import INDEX_VERSION, ElasticsearchBackend, index_definition
+
+
+class AliasRebuild:
+    """One rebuild of an alias: begin(), load() any number of times, swap()."""
+
+    def __init__(self, backend: ElasticsearchBackend) -> None:
+        self.backend = backend
+        self.alias = backend.alias
+        stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
+        self.index = f"{self.alias}-v{INDEX_VERSION}-{stamp}"
+        self.report = IndexReport()
+
+    def begin(self) -> str:
+        """Create the new index (refresh off while loading); returns its name."""
+        definition = index_definition()
+        settings = {"index": {**definition["settings"]["index"], "refresh_interval": "-1"}}
+        with self.backend._errors("rebuild: create index"):
+            self.backend._client.indices.create(
+                index=self.index, settings=settings, mappings=definition["mappings"]
+            )
+        return self.index
+
+    def load(self, docs: Sequence[SearchDocument]) -> IndexReport:
+        """Bulk documents into the new index (per-item errors reported, later chunks still sent)."""
+        report = self.backend.upsert(docs, target=self.index)
+        self.report.indexed += report.indexed
+        self.report.errors.extend(report.errors)
+        return report
+
+    def swap(self) -> list[str]:
+        """Make the new index searchable, point the alias at it atomically, drop the old ones."""
+        client = self.backend._client
+        refresh = index_definition()["settings"]["index"].get("refresh_interval", "1s")
+        with self.backend._errors("rebuild: swap alias"):
+            client.indices.put_settings(index=self.index, settings={"index": {"refresh_interval": refresh}})
+            client.indices.refresh(index=self.index)
+            old = (
+                list(client.indices.get_alias(name=self.alias))
+                if client.indices.exists_alias(name=self.alias)
+                else []
+            )
+            actions: list[dict[str, object]] = [
+                {"remove": {"index": name, "alias": self.alias}} for name in old if name != self.index
+            ]
+            actions.append({"add": {"index": self.index, "alias": self.alias, "is_write_index": True}})
+            client.indices.update_aliases(actions=actions)
+            for name in old:
+                if name != self.index:
+                    client.indices.delete(index=name)
+        self.backend._ensured = True
+        return [name for name in old if name != self.index]
+
+    def abort(self) -> None:
+        """Drop the half-built index (the alias never moved)."""
+        with self.backend._errors("rebuild: abort"):
+            self.backend._client.indices.delete(index=self.index, ignore_unavailable=True)
+
+
+def rebuild_alias(
+    backend: ElasticsearchBackend,
+    batches: Iterable[Sequence[SearchDocument]],
+    progress: Callable[[int], None] | None = None,
+) -> tuple[AliasRebuild, list[str]]:
+    """Build a new index from document batches and swap the alias to it; returns (rebuild, old indices)."""
+    rebuild = AliasRebuild(backend)
+    rebuild.begin()
+    try:
+        for docs in batches:
+            rebuild.load(docs)
+            if progress:
+                progress(len(docs))
+    except BaseException:
+        rebuild.abort()
+        raise
+    return rebuild, rebuild.swap()
