@@ -81,29 +81,42 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             await self._too_large(scope, receive, send)
             return
-        seen = 0
-
-        async def limited() -> Message:
-            nonlocal seen
+        # Read the (small, bounded) body here, so an oversized stream is refused before any
+        # route sees it; the route then gets the buffered body replayed.
+        body, more = b"", True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
-                    raise _TooLarge
-            return message
-
-        try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._too_large(scope, receive, send)
+            if message["type"] != "http.request":
+                await self.app(scope, _replay(message), send)
+                return
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.max_bytes:
+                await self._too_large(scope, receive, send)
+                return
+        await self.app(
+            scope, _replay({"type": "http.request", "body": body, "more_body": False}, receive), send
+        )
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = _problem(413, "Payload Too Large", f"request bodies are limited to {self.max_bytes} bytes")
         await response(scope, receive, send)
 
 
-class _TooLarge(Exception):
-    pass
+def _replay(first: Message, then: Receive | None = None) -> Receive:
+    """A ``receive`` that yields ``first`` once, then defers to ``then`` (disconnects)."""
+    sent = False
+
+    async def receive() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return first
+        if then is None:
+            return {"type": "http.disconnect"}
+        return await then()
+
+    return receive
 
 
 def _problem(status: int, title: str, detail: str, headers: dict[str, str] | None = None) -> JSONResponse:
@@ -120,13 +133,22 @@ def install(app: FastAPI, settings: Settings) -> None:
         retry = str(max(1, math.ceil(exc.retry_after_s)))
         return _problem(429, "Too Many Requests", str(exc), headers={"Retry-After": retry})
 
+    @app.exception_handler(Unauthorized)
+    async def _unauthorized_handler(_: Request, exc: Unauthorized) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="innonet-partner"'}
+        return _problem(401, "Unauthorized", str(exc), headers=headers)
+
     app.add_middleware(BodyLimit, max_bytes=settings.partner_max_body_bytes)
     app.include_router(router)
 
 
 # --- authentication --------------------------------------------------------------------------------
-def _unauthorized(detail: str) -> HTTPException:
-    return HTTPException(401, detail, headers={"WWW-Authenticate": 'Bearer realm="innonet-partner"'})
+class Unauthorized(Exception):
+    """No, a malformed, an unknown or a revoked key (401 with ``WWW-Authenticate``)."""
+
+
+def _unauthorized(detail: str) -> Unauthorized:
+    return Unauthorized(detail)
 
 
 async def current_partner(
