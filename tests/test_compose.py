@@ -179,3 +179,12 @@ def test_dockerfile_builds_one_non_root_image():
     assert re.search(r"^USER (?!root)\w+", text, re.M)
     assert "psycopg[binary]" in text
     assert "pip install --no-deps -e ." in text
+
+
+def test_harvest_and_api_share_one_store_and_notify_owners(services: dict):
+    api_env = services["innonet-api"]["environment"]
+    scheduler_env = services["airflow-scheduler"]["environment"]
+    assert api_env["INNONET_DATABASE_URL"] == scheduler_env["INNONET_DATABASE_URL"]
+    for env in (api_env, scheduler_env):
+        assert env["INNONET_SMTP_HOST"].startswith("${SMTP_HOST")
+        assert env["INNONET_HARVEST_MAX_BATCHES"].startswith("${HARVEST_MAX_BATCHES")
