@@ -17,6 +17,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "text/turtle": ("turtle", "ttl"),
     "application/ld+json": ("json-ld", "jsonld"),
     "application/n-triples": ("nt", "nt"),
+    "application/n-quads": ("nquads", "nq"),
     "text/html": ("html", "html"),
 }
 ALIASES = {
@@ -79,6 +80,8 @@ def bind_prefixes(g: Graph) -> Graph:
 def serialize(g: Graph, media: str) -> str:
     """Serialise ``g`` as ``media`` (an RDF type from :data:`FORMATS`)."""
     fmt = FORMATS[media][0]
+    if fmt == "nquads":
+        return g.serialize(format="nt")  # a triple graph: its N-Triples are its N-Quads (default graph)
     bind_prefixes(g)
     if fmt == "json-ld":
         return g.serialize(format="json-ld", context=jsonld_context(), auto_compact=True)

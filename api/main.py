@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors
-from api.routers import linkeddata, search, sources
+from api.routers import ldes, linkeddata, search, sources
 from api.routers import metrics as metrics_router
 from api.routers import partners as partners_router
 from pipeline.settings import Settings, get_settings
@@ -41,6 +41,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(search.router)
     app.include_router(linkeddata.router)
     app.include_router(sources.router)
+    app.include_router(ldes.router)
     app.include_router(metrics_router.router)
     partners_router.install(app, settings)  # /partner/v1: body limit, rate limit, routes
 

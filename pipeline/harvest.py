@@ -15,6 +15,7 @@ from pipeline.fetch import fetch_sources
 from pipeline.health import Tracker
 from pipeline.map import map_items
 from pipeline.parse import parse_payload
+from pipeline.publish import publish_items
 from pipeline.registry import load_registry
 from pipeline.settings import Settings
 from pipeline.store import store_items
@@ -80,6 +81,7 @@ def process_fetched(
     for error in invalid:
         report.fail_record(error)
     store_items(store, valid, report, result.body_sha256)
+    publish_items(store, settings.base_url, valid, report, settings.ldes_page_size)
     notes = parsed.warnings + warnings
     report.status = "partial" if report.errors or parsed.warnings else "ok"
     if notes:

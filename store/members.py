@@ -1,0 +1,357 @@
+"""The append-only member log behind the event stream (LDES), and its page bookkeeping.
+
+Every change of an item becomes one *version object* with its own IRI
+(``{item}/versie/{yyyyMMddTHHmmssZ}``), ``dcterms:isVersionOf`` the item and
+``prov:generatedAtTime`` its place in the stream; a withdrawal becomes an ``as:Delete``
+version. Rows are only ever inserted, and timestamps never go backwards (a new member is
+stamped ``max(now, newest member)``), so once a UTC day is over nothing can be added to
+its pages: that is what lets the API serve them as immutable.
+
+Pages: the stream is cut by UTC day, and each day into chunks of ``page_size`` members in
+log order. A chunk that is full, or whose day is over, never changes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from rdflib import Graph, Literal, Namespace, URIRef
+from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ontology.namespaces import DCTERMS, INNONET, PROV, RDF, SCHEMA, XSD
+from store.ldes_models import LdesFollowStateRow, LdesHeadRow, LdesMemberFacetRow, LdesMemberRow
+from store.repository import Store, aware
+
+AS = Namespace("https://www.w3.org/ns/activitystreams#")
+DCAT = Namespace("http://www.w3.org/ns/dcat#")
+
+#: The facets a filtered view can select on (the same names as /search's filters, plus theme).
+FACETS = ("type", "theme", "network", "source", "language")
+
+_TABLES = [
+    LdesMemberRow.__table__,
+    LdesMemberFacetRow.__table__,
+    LdesHeadRow.__table__,
+    LdesFollowStateRow.__table__,
+]
+_READY: set[int] = set()
+
+
+def ensure_tables(engine: Engine) -> None:
+    """Create the stream's tables on this engine once (Store() creates only the core ones)."""
+    if id(engine) not in _READY:
+        from store.models import Base
+
+        Base.metadata.create_all(engine, tables=_TABLES)
+        _READY.add(id(engine))
+
+
+def compact(ts: datetime) -> str:
+    """``2026-11-25T09:00:00Z`` -> ``20261125T090000Z`` (the version IRI's timestamp)."""
+    return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def day_of(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%d")
+
+
+def day_start(day: str) -> datetime:
+    return datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=UTC)
+
+
+def version_iri(base: str, item_iri: str, ts: datetime) -> str:
+    """A version IRI minted under this instance's base, whoever minted the item's IRI."""
+    base = base.rstrip("/")
+    if item_iri.startswith(base + "/id/"):
+        return f"{item_iri}/versie/{compact(ts)}"
+    digest = hashlib.sha256(item_iri.encode()).hexdigest()[:24]
+    return f"{base}/id/mirror/{digest}/versie/{compact(ts)}"
+
+
+def _last_segment(iri: str) -> str:
+    return iri.rstrip("/").rsplit("/", 1)[-1].rsplit("#", 1)[-1]
+
+
+@dataclass(frozen=True)
+class ViewFilter:
+    """A filtered view: OR within a facet, AND across facets (the semantics of /search)."""
+
+    values: tuple[tuple[str, tuple[str, ...]], ...] = field(default=())
+
+    @classmethod
+    def of(cls, **facets: Iterable[str] | None) -> ViewFilter:
+        pairs = []
+        for name in FACETS:
+            vals = tuple(sorted({v for v in (facets.get(name) or ()) if v}))
+            if vals:
+                pairs.append((name, vals))
+        return cls(tuple(pairs))
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def query_pairs(self) -> list[tuple[str, str]]:
+        """Canonical query parameters (fixed facet order, sorted values)."""
+        return [(name, v) for name, vals in self.values for v in vals]
+
+
+def member_facets(kind: str, source_id: str | None, graph: Graph, item: URIRef) -> set[tuple[str, str]]:
+    """The facet values a member is filed under, read from the item's graph."""
+    out = {("type", kind)}
+    if source_id:
+        out.add(("source", source_id))
+    for net in graph.objects(item, INNONET.network):
+        out.add(("network", _last_segment(str(net))))
+    for lang in graph.objects(item, SCHEMA.inLanguage):
+        out.add(("language", str(lang).lower()))
+    for pred in (DCTERMS.subject, DCAT.theme):
+        for theme in graph.objects(item, pred):
+            if isinstance(theme, URIRef):
+                out.add(("theme", str(theme)))
+    return out
+
+
+def version_graph(record: Graph, item: URIRef, version: URIRef, ts: datetime) -> Graph:
+    """The item's graph with the item's own triples moved onto the version IRI."""
+    g = Graph()
+    for s, p, o in record:
+        if s == item:
+            if p == PROV.generatedAtTime:
+                continue  # the harvest time; the version's time is its place in the stream
+            g.add((version, p, o))
+        else:
+            g.add((s, p, o))
+    g.add((version, DCTERMS.isVersionOf, item))
+    g.add((version, PROV.generatedAtTime, Literal(_iso(ts), datatype=XSD.dateTime)))
+    return g
+
+
+def tombstone_graph(item: URIRef, version: URIRef, ts: datetime) -> Graph:
+    g = Graph()
+    g.add((version, RDF.type, AS.Delete))
+    g.add((version, DCTERMS.isVersionOf, item))
+    g.add((version, PROV.generatedAtTime, Literal(_iso(ts), datatype=XSD.dateTime)))
+    return g
+
+
+def _iso(ts: datetime) -> str:
+    return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """One page of a day: its number, first and last timestamps and member count."""
+
+    page: int
+    first: datetime
+    last: datetime
+    count: int
+
+
+class MemberLog:
+    """Append and read members of this instance's stream, in the store's database."""
+
+    def __init__(self, store: Store, base: str, page_size: int = 250) -> None:
+        self.store = store
+        self.base = base.rstrip("/")
+        self.page_size = page_size
+        ensure_tables(store.engine)
+
+    # --- writing -----------------------------------------------------------------------------------
+    def publish(
+        self,
+        *,
+        item_iri: str,
+        kind: str,
+        source_id: str | None,
+        graph: Graph | str,
+        content_hash: str | None,
+        now: datetime | None = None,
+    ) -> str | None:
+        """Append a version if the item is new or its content changed; returns its IRI, else None."""
+        if isinstance(graph, Graph):
+            record = graph
+        else:
+            record = Graph()
+            record.parse(data=graph, format="nt")
+        item = URIRef(item_iri)
+        facets = member_facets(kind, source_id, record, item)
+
+        def build(ts: datetime, version: URIRef) -> Graph:
+            return version_graph(record, item, version, ts)
+
+        return self._append(item_iri, source_id, content_hash, False, facets, build, now)
+
+    def withdraw(self, item_iri: str, now: datetime | None = None) -> str | None:
+        """Append an ``as:Delete`` version for a published, not yet withdrawn item."""
+        with self.store.session() as s:
+            head = s.get(LdesHeadRow, item_iri)
+            if head is None or head.deleted:
+                return None
+            facets = {
+                (f.facet, f.value)
+                for f in s.scalars(select(LdesMemberFacetRow).where(LdesMemberFacetRow.seq == head.seq))
+            }
+            source_id = head.source_id
+
+        def build(ts: datetime, version: URIRef) -> Graph:
+            return tombstone_graph(URIRef(item_iri), version, ts)
+
+        return self._append(item_iri, source_id, None, True, facets, build, now)
+
+    def withdraw_source(self, source_id: str, now: datetime | None = None) -> list[str]:
+        """Withdraw every published item of a source (the owner removed it): one tombstone each."""
+        with self.store.session() as s:
+            items = list(
+                s.scalars(
+                    select(LdesHeadRow.item_iri)
+                    .where(LdesHeadRow.source_id == source_id, LdesHeadRow.deleted.is_(False))
+                    .order_by(LdesHeadRow.item_iri)
+                )
+            )
+        return [v for v in (self.withdraw(i, now) for i in items) if v]
+
+    def _append(
+        self,
+        item_iri: str,
+        source_id: str | None,
+        content_hash: str | None,
+        deleted: bool,
+        facets: set[tuple[str, str]],
+        build,
+        now: datetime | None,
+    ) -> str | None:
+        for _attempt in range(5):
+            try:
+                with self.store.session() as s, s.begin():
+                    head = s.get(LdesHeadRow, item_iri)
+                    unchanged = head is not None and not head.deleted and head.content_hash == content_hash
+                    if not deleted and unchanged:
+                        return None
+                    ts = self._next_timestamp(s, now)
+                    version = version_iri(self.base, item_iri, ts)
+                    while s.scalar(select(LdesMemberRow.seq).where(LdesMemberRow.version_iri == version)):
+                        ts += timedelta(seconds=1)  # one version per item per second
+                        version = version_iri(self.base, item_iri, ts)
+                    g = build(ts, URIRef(version))
+                    row = LdesMemberRow(
+                        version_iri=version,
+                        item_iri=item_iri,
+                        generated_at=ts,
+                        day=day_of(ts),
+                        deleted=deleted,
+                        content_hash=content_hash,
+                        graph=g.serialize(format="nt"),
+                    )
+                    s.add(row)
+                    s.flush()
+                    for facet, value in sorted(facets):
+                        s.add(LdesMemberFacetRow(seq=row.seq, facet=facet, value=value[:500]))
+                    if head is None:
+                        head = LdesHeadRow(item_iri=item_iri)
+                        s.add(head)
+                    head.seq, head.content_hash, head.deleted = row.seq, content_hash, deleted
+                    head.source_id = source_id
+                    return version
+            except IntegrityError:
+                continue  # another writer took the same version IRI or head: read again
+        raise RuntimeError(f"could not append a member for {item_iri} after 5 attempts")
+
+    @staticmethod
+    def _next_timestamp(s: Session, now: datetime | None) -> datetime:
+        ts = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        last = s.scalar(select(LdesMemberRow.generated_at).order_by(LdesMemberRow.seq.desc()).limit(1))
+        last = aware(last)
+        return max(ts, last) if last is not None else ts
+
+    # --- reading -----------------------------------------------------------------------------------
+    def _where(self, flt: ViewFilter) -> list:
+        conds = []
+        for facet, vals in flt.values:
+            match = LdesMemberFacetRow.value.in_(vals)
+            if facet == "theme":
+                match = or_(match, *[LdesMemberFacetRow.value.like(f"%/{v}") for v in vals])
+            conds.append(
+                LdesMemberRow.seq.in_(
+                    select(LdesMemberFacetRow.seq).where(and_(LdesMemberFacetRow.facet == facet, match))
+                )
+            )
+        return conds
+
+    def head(self, item_iri: str) -> LdesHeadRow | None:
+        with self.store.session() as s:
+            return s.get(LdesHeadRow, item_iri)
+
+    def current_day(self, now: datetime | None = None) -> str:
+        """The day new members go to: today, or later if the newest member is stamped later."""
+        today = day_of(now or datetime.now(UTC))
+        with self.store.session() as s:
+            last = s.scalar(select(LdesMemberRow.day).order_by(LdesMemberRow.seq.desc()).limit(1))
+        return max(today, last or today)
+
+    def days(self, flt: ViewFilter) -> list[tuple[str, int]]:
+        """Every day that has members in this view, with its member count, oldest first."""
+        with self.store.session() as s:
+            q = (
+                select(LdesMemberRow.day, func.count())
+                .where(*self._where(flt))
+                .group_by(LdesMemberRow.day)
+                .order_by(LdesMemberRow.day)
+            )
+            return [(d, int(n)) for d, n in s.execute(q)]
+
+    def chunks(self, flt: ViewFilter, day: str) -> list[Chunk]:
+        """The pages of one day: boundaries every ``page_size`` members in log order."""
+        with self.store.session() as s:
+            q = (
+                select(LdesMemberRow.generated_at)
+                .where(LdesMemberRow.day == day, *self._where(flt))
+                .order_by(LdesMemberRow.seq)
+            )
+            stamps = [aware(t) for t in s.scalars(q)]
+        out = []
+        for i in range(0, len(stamps), self.page_size):
+            part = stamps[i : i + self.page_size]
+            out.append(Chunk(i // self.page_size + 1, part[0], part[-1], len(part)))  # type: ignore[arg-type]
+        return out
+
+    def page(self, flt: ViewFilter, day: str, page: int) -> list[LdesMemberRow]:
+        """The members of one page of a day, in log (= time) order."""
+        with self.store.session() as s:
+            q = (
+                select(LdesMemberRow)
+                .where(LdesMemberRow.day == day, *self._where(flt))
+                .order_by(LdesMemberRow.seq)
+                .offset((page - 1) * self.page_size)
+                .limit(self.page_size)
+            )
+            return list(s.scalars(q))
+
+    def members(self, after_seq: int = 0, limit: int = 1000) -> list[LdesMemberRow]:
+        """The log itself, for replication checks and the SPARQL dataset."""
+        with self.store.session() as s:
+            q = select(LdesMemberRow).where(LdesMemberRow.seq > after_seq).order_by(LdesMemberRow.seq)
+            return list(s.scalars(q.limit(limit)))
+
+    def count(self) -> int:
+        with self.store.session() as s:
+            return int(s.scalar(select(func.count()).select_from(LdesMemberRow)) or 0)
+
+
+def withdraw_items(store: Store, base: str, item_iris: Sequence[str]) -> list[str]:
+    """Withdraw items (a full-snapshot source dropped them): one ``as:Delete`` member each.
+
+    For the crawler side: call this, or :func:`withdraw_source` when the owner removes a source.
+    """
+    log = MemberLog(store, base)
+    return [v for v in (log.withdraw(i) for i in item_iris) if v]
+
+
+def withdraw_source(store: Store, base: str, source_id: str) -> list[str]:
+    """Withdraw every published item of a removed source."""
+    return MemberLog(store, base).withdraw_source(source_id)
