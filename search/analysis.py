@@ -117,8 +117,20 @@ def _stemmer(language: str) -> snowballstemmer.stemmer:
 
 @lru_cache(maxsize=200_000)
 def stem(word: str, language: str) -> str:
-    """The folded Snowball stem of a lower-cased word (stemmed before folding: 'résultats' -> 'resultat')."""
-    return fold(_stemmer(language).stemWord(word))
+    """The folded Snowball stem of a lower-cased word (stemmed before folding: 'résultats' -> 'resultat').
+
+    Dutch: a final double consonant is undoubled as well ("bronnen" -> "bronn" -> "bron"), which
+    the Porter-style Dutch stemmer does only for k, d and t, so singular and plural meet.
+    """
+    stemmed_word = fold(_stemmer(language).stemWord(word))
+    if (
+        language == "nl"
+        and len(stemmed_word) > 3
+        and stemmed_word[-1] == stemmed_word[-2]
+        and stemmed_word[-1] not in "aeiouy"
+    ):
+        stemmed_word = stemmed_word[:-1]
+    return stemmed_word
 
 
 @cache
@@ -180,6 +192,10 @@ def index_terms(text: str | None, language: str | None) -> list[str]:
         if folded in stop:
             continue
         out.append(stem(word, lang))
+        if folded != word:  # the stem of the unaccented spelling too, for people who type without accents
+            plain = stem(folded, lang)
+            if plain != out[-1]:
+                out.append(plain)
         if lang in COMPOUND_LANGUAGES:
             out.extend(stem(part, lang) for part in compound_parts(folded, lang))
     return out
