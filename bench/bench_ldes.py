@@ -1,0 +1,158 @@
+"""Event-stream benchmark: a fresh ldes-client replicating 100,000 members, and closed pages per second.
+
+Run: ``.venv/bin/python bench/bench_ldes.py [--members 100000] [--seconds 5]``. Members are
+bulk-inserted into a temporary store (the shape of what the publish stage writes, over past
+days so their pages are closed); the API runs under uvicorn on 127.0.0.1. Closed-page
+throughput is printed with a baseline (``/health`` in the same run) and their ratio.
+Goals from issue 6: replication under 60 s, closed pages at 5,000/s or more.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pipeline.settings import Settings  # noqa: E402
+from store.ldes_models import LdesHeadRow, LdesMemberFacetRow, LdesMemberRow  # noqa: E402
+from store.members import compact, ensure_tables  # noqa: E402
+from store.repository import Store  # noqa: E402
+from tests.api.ldes_support import free_port, ldes_client_path  # noqa: E402
+
+BASE = "http://innonet.test"
+
+
+def fill(store: Store, n: int) -> None:
+    """n members over the past days (10,000 a day), one item each, in the publish stage's format."""
+    ensure_tables(store.engine)
+    start = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(
+        days=n // 10_000 + 2
+    )
+    members, facets, heads = [], [], []
+    for i in range(n):
+        ts = start + timedelta(days=i // 10_000, seconds=(i % 10_000) * 8)
+        item = f"{BASE}/id/news/bench/{i:07d}"
+        version = f"{item}/versie/{compact(ts)}"
+        graph = (
+            f"<{version}> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <http://schema.org/NewsArticle> .\n"
+            f'<{version}> <http://schema.org/headline> "Benchmark item {i}"@en .\n'
+            f"<{version}> <https://w3id.org/innonet/ns#network> <{BASE}/id/network/bench> .\n"
+            f"<{version}> <http://purl.org/dc/terms/isVersionOf> <{item}> .\n"
+            f'<{version}> <http://www.w3.org/ns/prov#generatedAtTime> "{ts.strftime("%Y-%m-%dT%H:%M:%SZ")}"'
+            "^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n"
+        )
+        members.append(
+            {
+                "seq": i + 1,
+                "version_iri": version,
+                "item_iri": item,
+                "generated_at": ts,
+                "day": ts.strftime("%Y-%m-%d"),
+                "deleted": False,
+                "content_hash": "h",
+                "graph": graph,
+            }
+        )
+        facets.append({"seq": i + 1, "facet": "type", "value": "news"})
+        heads.append(
+            {"item_iri": item, "seq": i + 1, "content_hash": "h", "deleted": False, "source_id": "bench"}
+        )
+    with store.session() as s, s.begin():
+        s.execute(LdesMemberRow.__table__.insert(), members)
+        s.execute(LdesMemberFacetRow.__table__.insert(), facets)
+        s.execute(LdesHeadRow.__table__.insert(), heads)
+
+
+async def rate(url: str, seconds: float, concurrency: int = 32) -> float:
+    """Requests per second for one URL, ``concurrency`` keep-alive connections, bounded in time."""
+    count = 0
+    deadline = time.perf_counter() + seconds
+    async with httpx.AsyncClient(limits=httpx.Limits(max_connections=concurrency)) as client:
+
+        async def worker() -> None:
+            nonlocal count
+            while time.perf_counter() < deadline:
+                r = await client.get(url, headers={"Accept": "application/n-quads"})
+                r.raise_for_status()
+                count += 1
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        return count / (time.perf_counter() - t0)
+
+
+@contextmanager
+def serve(settings: Settings) -> Iterator[str]:
+    """The API in its own uvicorn process (the load generator must not share its GIL)."""
+    port = free_port()
+    env = dict(os.environ, INNONET_DATA_DIR=str(settings.data_dir), INNONET_BASE_URL=BASE)
+    cmd = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "--factory",
+        "api.main:app_factory",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+    ]
+    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(200):
+            try:
+                httpx.get(f"{url}/health", timeout=1)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--members", type=int, default=100_000)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    client = ldes_client_path()
+    with tempfile.TemporaryDirectory() as tmp:
+        settings = Settings(data_dir=Path(tmp), base_url=BASE)
+        store = Store(settings.resolved_database_url)
+        t0 = time.perf_counter()
+        fill(store, args.members)
+        print(f"filled {args.members} members in {time.perf_counter() - t0:.1f} s")
+        with serve(settings) as url:
+            t0 = time.perf_counter()
+            done = subprocess.run(
+                [str(client), f"{url}/ldes/feed"], capture_output=True, text=True, timeout=1800
+            )
+            took = time.perf_counter() - t0
+            got = sum(1 for line in done.stdout.splitlines() if "/terms/isVersionOf>" in line)
+            print(f"ldes-client replicated {got:,} members in {took:.1f} s (exit {done.returncode})")
+            day = (datetime.now(UTC) - timedelta(days=args.members // 10_000 + 1)).strftime("%Y-%m-%d")
+            page = f"{url}/ldes/feed/by-time?day={day}&page=1"
+            httpx.get(page).raise_for_status()  # render once; later requests come from the cache
+            closed = asyncio.run(rate(page, args.seconds))
+            health = asyncio.run(rate(f"{url}/health", args.seconds))
+            print(f"closed page (250 members, N-Quads): {closed:,.0f} req/s")
+            print(f"baseline /health: {health:,.0f} req/s; ratio closed/baseline = {closed / health:.2f}")
+        store.close()
+
+
+if __name__ == "__main__":
+    main()
