@@ -19,7 +19,9 @@ Stage = Literal["fetch", "parse", "map", "validate", "store", "index", "publish"
 #: Item types innonet knows; each maps to one module in ontology/mapping.
 ItemKind = Literal["news", "event", "case", "organisation"]
 #: Source platforms; each is one module in crawlers/platforms (PLATFORMS in pipeline/parse.py).
-Platform = Literal["feed", "ical", "jsonld", "html", "sitemap", "opml", "uitdatabank", "ldes", "innonet-registry"]
+Platform = Literal[
+    "feed", "ical", "jsonld", "html", "sitemap", "opml", "uitdatabank", "ldes", "innonet-registry"
+]
 
 
 class NetworkSpec(BaseModel):
@@ -56,6 +58,17 @@ class Registry(BaseModel):
     sources: list[SourceSpec]
 
 
+class FetchedPage(BaseModel):
+    """A follow-up page fetched for a multi-page source (a sitemap's pages, a listing's links)."""
+
+    url: str
+    status: int | None = None
+    content_type: str | None = None
+    body_sha256: str | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+
+
 class FetchResult(BaseModel):
     """What the fetch stage learned about one source URL (one line of the crawler's output)."""
 
@@ -73,6 +86,11 @@ class FetchResult(BaseModel):
     body_sha256: str | None = None
     body_size: int = 0
     fetched_at: datetime
+    #: Seconds the server asked us to wait (Retry-After on 429/503); honoured by the next run.
+    retry_after_s: float | None = None
+    #: Follow-up pages (archived like the main body), in the order they were asked for.
+    pages: list[FetchedPage] = Field(default_factory=list)
+    duration_ms: int | None = None
 
 
 class RawItem(BaseModel):

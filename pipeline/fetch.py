@@ -20,7 +20,7 @@ from pathlib import Path
 from crawlers.fetching.run import scrapy_settings
 from pipeline.contracts import FetchResult, SourceSpec
 from pipeline.settings import Settings
-from store.repository import Store
+from store.repository import Store, aware
 
 
 def fetch_sources(
@@ -37,16 +37,39 @@ def fetch_sources(
     if not sources:
         return []
     jobs = []
+    deferred: list[FetchResult] = []
+    now = datetime.now(UTC)
     for src in sources:
         state = store.fetch_state(src.id)
+        wait_until = aware(state.retry_after_until) if state else None
+        if wait_until is not None and wait_until > now:
+            deferred.append(
+                FetchResult(
+                    source_id=src.id,
+                    url=src.url,
+                    error_code="retry_later",
+                    error_message=f"the server asked us (Retry-After) not to come back before "
+                    f"{wait_until.isoformat(timespec='seconds')}; not fetched this run",
+                    retry_after_s=(wait_until - now).total_seconds(),
+                    fetched_at=now,
+                )
+            )
+            continue
         jobs.append(
             {
                 "source_id": src.id,
                 "url": src.url,
+                "platform": src.platform,
+                "options": src.options,
                 "etag": state.etag if state else None,
                 "last_modified": state.last_modified if state else None,
             }
         )
+    for result in deferred:
+        if on_result:
+            on_result(result)
+    if not jobs:
+        return deferred
     with tempfile.TemporaryDirectory(prefix="innonet-fetch-") as tmp:
         work = Path(tmp)
         jobs_file = work / "jobs.json"
@@ -59,6 +82,11 @@ def fetch_sources(
                 max_bytes=settings.fetch_max_bytes,
                 allow_hosts=list(settings.fetch_allow_hosts),
                 delay_s=settings.fetch_delay_s,
+                per_host=settings.fetch_per_host,
+                max_redirects=settings.fetch_max_redirects,
+                dns_timeout_s=settings.fetch_dns_timeout_s,
+                max_pages=settings.fetch_max_pages,
+                resolve=settings.fetch_resolve,
             )
         )
         crash = ""
@@ -106,7 +134,7 @@ def fetch_sources(
             if on_result:
                 on_result(result)
         ordered.append(result)
-    return ordered
+    return deferred + ordered
 
 
 class _ResultReader:
@@ -130,5 +158,9 @@ class _ResultReader:
             if result.body_sha256:
                 body = (self.work / "bodies" / result.body_sha256).read_bytes()
                 self.store.save_payload(body, result.final_url or result.url, result.content_type)
+            for page in result.pages:
+                if page.body_sha256:
+                    body = (self.work / "bodies" / page.body_sha256).read_bytes()
+                    self.store.save_payload(body, page.url, page.content_type)
             out.append(result)
         return out

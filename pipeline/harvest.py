@@ -14,9 +14,9 @@ from pipeline.contracts import FetchResult, RecordError, SourceReport, SourceSpe
 from pipeline.fetch import fetch_sources
 from pipeline.health import Tracker
 from pipeline.map import map_items
-from pipeline.parse import parse_payload
+from pipeline.parse import parse_fetched, platform_defaults
 from pipeline.publish import publish_items
-from pipeline.registry import load_registry
+from pipeline.registry import listed_sources, load_registry, sync_listed_sources
 from pipeline.settings import Settings
 from pipeline.store import store_items
 from pipeline.validate import validate_items
@@ -52,8 +52,10 @@ def process_fetched(
         report.status = "not_modified"
         report.message = "the server says the feed has not changed since the last harvest (HTTP 304)"
         return report
-    body = store.payload(result.body_sha256 or "") or b""
-    parsed = parse_payload(body, source, result.content_type)
+    parsed = parse_fetched(store, source, result, platform_defaults(settings))
+    if parsed.sources and not parsed.fatal:
+        listed = sync_listed_sources(store, source, parsed.sources, list(settings.fetch_allow_hosts))
+        report.message = "listed sources: " + ", ".join(f"{v} {k}" for k, v in listed.items() if v)
     if parsed.fatal:
         report.status, report.error_code, report.message = "failed", parsed.fatal.code, parsed.fatal.message
         report.errors.append(parsed.fatal)
@@ -100,6 +102,8 @@ def harvest(
     try:
         store.sync_registry(registry)
         registry = effective_registry(store, registry)  # + partner sources, automatic pauses
+        known = {s.id for s in registry.sources}
+        registry.sources += [s for s in listed_sources(store, registry) if s.id not in known]
         wanted = set(source_ids) if source_ids is not None else None
         unknown = (wanted or set()) - {s.id for s in registry.sources}
         if unknown:
@@ -134,7 +138,14 @@ def harvest(
                     )
                 )
             report.finished_at = datetime.now(UTC)
-            store.save_run(report, etag=result.etag, last_modified=result.last_modified)
+            store.save_run(
+                report,
+                etag=result.etag,
+                last_modified=result.last_modified,
+                http_status=result.status,
+                duration_ms=result.duration_ms,
+                retry_after_s=result.retry_after_s,
+            )
             tracker.finish(report, result)  # health: attempt closed, back-off, pause + notify
             reports.append(report)
             if progress:

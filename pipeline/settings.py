@@ -62,6 +62,29 @@ class Settings(BaseSettings):
         description="Deadline of one whole crawl process; sources left unanswered fail with fetch_error.",
     )
     mapping_version: str = Field("1", description="Version of the RDF mapping, recorded in provenance.")
+    # --- fetching and platforms (crawlers/fetching, crawlers/platforms) ---
+    fetch_per_host: int = Field(2, description="Concurrent requests to one host (politeness).")
+    fetch_max_redirects: int = Field(5, description="Redirect hops followed before too_many_redirects.")
+    fetch_dns_timeout_s: float = Field(5.0, description="Timeout of one DNS lookup (dns_error after it).")
+    fetch_max_pages: int = Field(
+        50,
+        description="Follow-up pages fetched per multi-page source (sitemap, listing); a source option can lower it.",
+    )
+    fetch_resolve: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Pinned name -> addresses for the crawler's resolver (like curl --resolve); the address "
+        "guard still applies to the pinned answers.",
+    )
+    ical_window_past_days: int = Field(
+        30, description="Recurring events are expanded from this many days ago..."
+    )
+    ical_window_future_days: int = Field(
+        365, description="...to this many days ahead (a source option can change both)."
+    )
+    ical_max_instances: int = Field(
+        3500,
+        description="Cap of expanded event instances per calendar (sabre/vobject's cap); more is reported.",
+    )
     # --- publishing: event stream, SPARQL (store/members.py, api/routers/ldes.py, sparql.py) ---
     ldes_page_size: int = Field(250, description="Members per event-stream page (a full page is immutable).")
     ldes_polling_interval_s: int = Field(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -57,12 +57,33 @@ def make_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True)
 
 
+#: Columns added after the first release: (table, column, SQL type) added to older stores.
+_LATER_COLUMNS = (
+    ("fetch_states", "retry_after_until", "TIMESTAMP"),
+    ("fetch_states", "http_status", "INTEGER"),
+    ("harvest_runs", "http_status", "INTEGER"),
+    ("harvest_runs", "duration_ms", "INTEGER"),
+)
+
+
+def _add_missing_columns(engine: Engine) -> None:
+    """Add fetch-state/history columns to a store created before they existed (no data changes)."""
+    from sqlalchemy import inspect, text
+
+    inspector = inspect(engine)
+    for table, column, sql_type in _LATER_COLUMNS:
+        if column not in {c["name"] for c in inspector.get_columns(table)}:
+            with engine.begin() as conn:
+                conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+
 class Store:
     """The store behind one database URL."""
 
     def __init__(self, url: str) -> None:
         self.engine = make_engine(url)
         Base.metadata.create_all(self.engine)
+        _add_missing_columns(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     def session(self) -> Session:
@@ -111,9 +132,20 @@ class Store:
             return list(s.scalars(select(FetchStateRow).order_by(FetchStateRow.source_id)))
 
     def save_run(
-        self, report: SourceReport, etag: str | None = None, last_modified: str | None = None
+        self,
+        report: SourceReport,
+        etag: str | None = None,
+        last_modified: str | None = None,
+        *,
+        http_status: int | None = None,
+        duration_ms: int | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
-        """Record one source's run in its history and update its current state."""
+        """Record one source's run in its history and update its current state.
+
+        A Retry-After (seconds) becomes ``retry_after_until``, which the next run honours;
+        a run deferred by it (``retry_later``) leaves it as it was.
+        """
         ok = report.status in ("ok", "partial", "not_modified")
         with self.session() as s, s.begin():
             s.add(
@@ -126,6 +158,8 @@ class Store:
                     message=report.message,
                     counts=dict(report.counts),
                     errors=[e.model_dump(mode="json") for e in report.errors[:200]],
+                    http_status=http_status,
+                    duration_ms=duration_ms,
                 )
             )
             state = s.get(FetchStateRow, report.source_id) or FetchStateRow(
@@ -136,6 +170,11 @@ class Store:
             state.error_code = report.error_code
             state.message = report.message
             state.counts = dict(report.counts)
+            if report.error_code != "retry_later":
+                state.http_status = http_status
+                state.retry_after_until = (
+                    (state.last_attempt_at + timedelta(seconds=retry_after_s)) if retry_after_s else None
+                )
             if ok:
                 state.last_success_at = state.last_attempt_at
                 state.consecutive_failures = 0

@@ -23,8 +23,20 @@ def scrapy_settings(
     max_bytes: int,
     allow_hosts: list[str],
     delay_s: float,
+    per_host: int = 2,
+    max_redirects: int = 5,
+    dns_timeout_s: float = 5.0,
+    max_pages: int = 50,
+    resolve: dict[str, list[str]] | None = None,
 ) -> dict[str, object]:
-    """Scrapy settings derived from innonet's Settings, in one place."""
+    """Scrapy settings derived from innonet's Settings, in one place.
+
+    ``DOWNLOAD_TIMEOUT`` is a total deadline in Scrapy's HTTP/1.1 handler (connect, headers
+    and body; tests/crawlers/test_fetch_safety.py proves it against a slow-drip server),
+    ``DOWNLOAD_MAXSIZE`` holds after decompression for gzip, deflate, br and zstd (Scrapy
+    >= 2.13.4 with brotli >= 1.2), and 429/503 are not retried: their Retry-After is
+    recorded and honoured by the next run instead.
+    """
     return {
         "USER_AGENT": user_agent,
         "ROBOTSTXT_OBEY": True,
@@ -32,15 +44,27 @@ def scrapy_settings(
         "DOWNLOAD_MAXSIZE": max_bytes,
         "DOWNLOAD_WARNSIZE": 0,
         "DOWNLOAD_DELAY": delay_s,
-        "CONCURRENT_REQUESTS": 16,
-        "CONCURRENT_REQUESTS_PER_DOMAIN": 2,
+        "RANDOMIZE_DOWNLOAD_DELAY": False,
+        "DNS_TIMEOUT": dns_timeout_s,
+        "DNS_RESOLVER": "crawlers.fetching.resolver.GuardedResolver",
+        "DOWNLOADER": "crawlers.fetching.downloader.PoliteDownloader",
+        "CONCURRENT_REQUESTS": 32,
+        "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
         "RETRY_TIMES": 1,
-        "REDIRECT_MAX_TIMES": 5,
+        "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
+        "REDIRECT_MAX_TIMES": max_redirects,
+        "METAREFRESH_ENABLED": False,
         "COOKIES_ENABLED": False,
         "TELNETCONSOLE_ENABLED": False,
         "LOG_LEVEL": "ERROR",
         "INNONET_ALLOW_HOSTS": allow_hosts,
-        "DOWNLOADER_MIDDLEWARES": {"crawlers.fetching.spider.GuardMiddleware": 50},
+        "INNONET_RESOLVE": resolve or {},
+        "INNONET_MAX_PAGES": max_pages,
+        "DOWNLOADER_MIDDLEWARES": {
+            "crawlers.fetching.spider.GuardMiddleware": 50,
+            "scrapy.downloadermiddlewares.robotstxt.RobotsTxtMiddleware": None,
+            "crawlers.fetching.robots.RFC9309RobotsMiddleware": 100,
+        },
     }
 
 

@@ -11,24 +11,16 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 import feedparser
 import nh3
 
+from crawlers.platforms.base import ParseOutcome
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
-
-@dataclass
-class ParseOutcome:
-    """What one payload yielded: items, per-item errors, a fatal error, warnings."""
-
-    items: list[RawItem] = field(default_factory=list)
-    errors: list[RecordError] = field(default_factory=list)
-    fatal: RecordError | None = None
-    warnings: list[str] = field(default_factory=list)
+__all__ = ["ParseOutcome", "html_to_text", "parse_feed", "sanitise_html"]
 
 
 def html_to_text(fragment: str | None) -> str | None:
@@ -85,6 +77,10 @@ def _undeclared_utf16(body: bytes) -> bytes:
 
 def parse_feed(body: bytes, source: SourceSpec, content_type: str | None = None) -> ParseOutcome:
     """Read a fetched feed into raw items."""
+    if body.lstrip()[:1] == b"{":
+        from crawlers.platforms.jsonfeed import parse_json_feed
+
+        return parse_json_feed(body, source, content_type)
     outcome = ParseOutcome()
     body = _undeclared_utf16(body)
     headers = {"content-type": content_type} if content_type else None

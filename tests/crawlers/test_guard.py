@@ -28,12 +28,39 @@ def test_internal_addresses_are_blocked(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["file:///etc/passwd", "ftp://example.org/x", "gopher://x/", "http:///nohost"]
+    ("url", "code"),
+    [
+        ("file:///etc/passwd", "blocked_scheme"),
+        ("ftp://example.org/x", "blocked_scheme"),
+        ("gopher://x/", "blocked_scheme"),
+        ("javascript:alert(1)", "blocked_scheme"),
+        ("data:text/xml,<rss/>", "blocked_scheme"),
+        ("http:///nohost", "bad_url"),
+        ("http://public.test@127.0.0.1/", "bad_url"),
+        ("http://127.0.0.1:99999/", "bad_url"),
+    ],
 )
-def test_bad_schemes_and_hosts(url: str) -> None:
+def test_bad_schemes_and_hosts(url: str, code: str) -> None:
     with pytest.raises(BlockedURL) as info:
         check_url(url)
-    assert info.value.code == "bad_url"
+    assert info.value.code == code
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://100.64.0.1/",  # shared address space: not "private" to Python, still not public
+        "http://[fd00::1]/",
+        "http://[fe80::1%25lo]/",
+        "http://[::]/",
+        "http://192.0.2.10/",  # documentation range (explicit deny table, CVE-2024-4032)
+        "http://198.18.0.1/",
+    ],
+)
+def test_special_purpose_ranges_are_blocked(url: str) -> None:
+    with pytest.raises(BlockedURL) as info:
+        check_url(url)
+    assert info.value.code == "blocked_address"
 
 
 def test_allowlist_admits_only_what_it_names() -> None:
