@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     es_url: str = Field("http://127.0.0.1:9200", description="Elasticsearch URL.")
     es_index: str = Field("innonet-items", description="Alias that searches and writes go through.")
     es_timeout_s: float = Field(10.0, description="Per-request timeout towards Elasticsearch.")
+    es_search_timeout: str = Field(
+        "2s", description="Server-side time limit of one search in Elasticsearch (its `timeout`, e.g. 2s)."
+    )
     samples_url: str = Field(
         "", description="Base URL that replaces {samples} in registry URLs (set by the demo's sample server)."
     )
@@ -62,6 +65,22 @@ class Settings(BaseSettings):
         description="Deadline of one whole crawl process; sources left unanswered fail with fetch_error.",
     )
     mapping_version: str = Field("1", description="Version of the RDF mapping, recorded in provenance.")
+    # --- publishing: event stream, SPARQL (store/members.py, api/routers/ldes.py, sparql.py) ---
+    ldes_page_size: int = Field(250, description="Members per event-stream page (a full page is immutable).")
+    ldes_polling_interval_s: int = Field(
+        300, description="ldes:pollingInterval announced on the stream: how often followers should poll."
+    )
+    ldes_mutable_max_age_s: int = Field(
+        60, description="Cache-Control max-age of pages that can still change."
+    )
+    ldes_close_grace_s: int = Field(
+        60, description="Seconds after midnight UTC before the previous day's pages are served as immutable."
+    )
+    ldes_follow_max_pages: int = Field(
+        20000, description="Pages one harvest of a followed stream (platform ldes) may fetch."
+    )
+    sparql_timeout_s: float = Field(10.0, description="Deadline of one SPARQL query (503 after it).")
+    sparql_max_results: int = Field(10000, description="Rows (or triples) one SPARQL answer returns at most.")
     # --- fetching and platforms (crawlers/fetching, crawlers/platforms) ---
     fetch_per_host: int = Field(2, description="Concurrent requests to one host (politeness).")
     fetch_max_redirects: int = Field(5, description="Redirect hops followed before too_many_redirects.")
@@ -85,22 +104,6 @@ class Settings(BaseSettings):
         3500,
         description="Cap of expanded event instances per calendar (sabre/vobject's cap); more is reported.",
     )
-    # --- publishing: event stream, SPARQL (store/members.py, api/routers/ldes.py, sparql.py) ---
-    ldes_page_size: int = Field(250, description="Members per event-stream page (a full page is immutable).")
-    ldes_polling_interval_s: int = Field(
-        300, description="ldes:pollingInterval announced on the stream: how often followers should poll."
-    )
-    ldes_mutable_max_age_s: int = Field(
-        60, description="Cache-Control max-age of pages that can still change."
-    )
-    ldes_close_grace_s: int = Field(
-        60, description="Seconds after midnight UTC before the previous day's pages are served as immutable."
-    )
-    ldes_follow_max_pages: int = Field(
-        20000, description="Pages one harvest of a followed stream (platform ldes) may fetch."
-    )
-    sparql_timeout_s: float = Field(10.0, description="Deadline of one SPARQL query (503 after it).")
-    sparql_max_results: int = Field(10000, description="Rows (or triples) one SPARQL answer returns at most.")
     # --- scheduling and harvest health (pipeline/schedule.py, pipeline/health.py) ---
     harvest_interval_s: int = Field(
         3600,

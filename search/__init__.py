@@ -14,7 +14,12 @@ def make_backend(settings: Settings) -> SearchBackend:
     if settings.search_backend == "elasticsearch":
         from search.elasticsearch import ElasticsearchBackend
 
-        return ElasticsearchBackend(settings.es_url, settings.es_index, timeout_s=settings.es_timeout_s)
+        return ElasticsearchBackend(
+            settings.es_url,
+            settings.es_index,
+            timeout_s=settings.es_timeout_s,
+            search_timeout=settings.es_search_timeout,
+        )
     from search.embedded import EmbeddedBackend
 
     return EmbeddedBackend(settings.resolved_index_path)

@@ -338,7 +338,8 @@ class EmbeddedBackend(SearchBackend):
             rank_sql = f"bm25(documents_fts, {weights})" if ranked else "NULL"
             keys, order = _sort_sql(sort, rank_sql, dist_sql)
             select = f"SELECT d.doc, {rank_sql} AS rank, {dist_sql} AS dist, {', '.join(keys)} {base}"
-            page_params: list[Any] = [*dist_params, *dist_params, *params]
+            key_params = dist_params if sort == "distance" else []
+            page_params: list[Any] = [*dist_params, *key_params, *params]
             outer = ""
             if query.after is not None:
                 outer, after_params = _after_sql(sort, query.after)

@@ -1,19 +1,47 @@
-"""GET /search: full text, filters and facets over the unified index."""
+"""GET /search, /suggest and /items/related: the innovator's search over the unified index.
+
+Every parameter is typed and capped (page size, depth, facet size, list lengths, text
+lengths), the user's words only ever reach the backends as analysed tokens
+(:mod:`search.queries`), and anything malformed is a 400 problem document. Features the
+configured backend does not have are a 501 naming the backend that has them.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+import re
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
 
 from api.deps import SearchDep, SettingsDep
 from ontology.uris import doc_path
-from search.documents import FacetBucket, SearchQuery
+from search.base import Unsupported
+from search.documents import FACETS, FacetBucket, GeoFilter, Location, SearchDocument, SearchQuery
+from search.highlight import highlight
+from search.queries import InvalidCursor, decode_cursor, effective_sort, encode_cursor, text_plan
 
 router = APIRouter(tags=["search"])
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
+
+
+def _iso_text(value: object) -> object:
+    """Dates only as ISO 8601 text (not numbers pydantic would read as Unix time)."""
+    if isinstance(value, str) and _ISO.match(value):
+        return value
+    raise ValueError("expected an ISO 8601 date or date-time, e.g. 2025-01-31 or 2025-01-31T09:00:00Z")
+
+
+def _utc(value: datetime) -> datetime:
+    """A date-time without zone is UTC (as Elasticsearch reads it)."""
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)]
+JSONLD = "application/ld+json"
 
 
 class HitOut(BaseModel):
@@ -28,61 +56,260 @@ class HitOut(BaseModel):
     network_name: str | None
     source: str
     published: datetime | None
+    themes: list[str]
+    opsi_facets: list[str]
+    lifecycle_stages: list[str]
+    government_levels: list[str]
+    barriers: list[str]
+    country: str | None
+    regions: list[str]
+    start: datetime | None
+    end: datetime | None
+    location: Location | None
     score: float | None
+    distance_km: float | None = None
+    shared_by: int | None = Field(None, description="With collapse: how many networks share this item.")
+    highlight: dict[str, str] = Field(
+        default_factory=dict, description="title/summary with <em> around matches."
+    )
 
 
 class SearchOut(BaseModel):
     total: int
     offset: int
     size: int
+    next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page (search_after).")
     hits: list[HitOut]
     facets: dict[str, list[FacetBucket]]
 
 
-FilterParam = Annotated[list[str] | None, Query(max_length=20)]
+class SuggestionOut(BaseModel):
+    text: str
+    id: str
 
 
-@router.get("/search", operation_id="search-items", response_model=SearchOut)
+FilterParam = Annotated[list[Annotated[str, Field(max_length=500)]] | None, Query(max_length=20)]
+SEARCH_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"content": {JSONLD: {"schema": {"type": "object"}}}},
+    400: {"description": "Malformed request (problem+json)."},
+    501: {"description": "Feature needs the Elasticsearch backend (problem+json)."},
+    503: {"description": "Search index unreachable (problem+json)."},
+}
+
+
+def _hit(d: SearchDocument, base: str, **extra: Any) -> HitOut:
+    path = d.id.removeprefix(base) if d.id.startswith(base) else None
+    return HitOut(
+        id=d.id,
+        doc=f"{base}{doc_path(path)}" if path else d.id,
+        **d.model_dump(
+            include={
+                "type",
+                "title",
+                "summary",
+                "url",
+                "language",
+                "network",
+                "network_name",
+                "source",
+                "published",
+                "themes",
+                "opsi_facets",
+                "lifecycle_stages",
+                "government_levels",
+                "barriers",
+                "country",
+                "regions",
+                "start",
+                "end",
+            }
+        ),
+        location=d.location,
+        **extra,
+    )
+
+
+def _jsonld(out: SearchOut) -> JSONResponse:
+    """The page as a schema.org ItemList (each hit's @id dereferences to its full RDF)."""
+    items = [
+        {
+            "@type": "ListItem",
+            "position": i,
+            "item": {
+                "@id": h.id,
+                "@type": h.type,
+                "name": h.title,
+                **({"description": h.summary} if h.summary else {}),
+                **({"url": h.url} if h.url else {}),
+                **({"inLanguage": h.language} if h.language else {}),
+                **({"datePublished": h.published.isoformat()} if h.published else {}),
+                **({"startDate": h.start.isoformat()} if h.start else {}),
+            },
+        }
+        for i, h in enumerate(out.hits, start=out.offset + 1)
+    ]
+    body = {
+        "@context": "http://schema.org/",
+        "@type": "ItemList",
+        "numberOfItems": out.total,
+        "itemListElement": items,
+    }
+    return JSONResponse(body, media_type=JSONLD)
+
+
+def _wants_jsonld(request: Request, format_: str | None) -> bool:
+    if format_ is not None:
+        return format_ == "jsonld"
+    accept = request.headers.get("accept", "")
+    return JSONLD in accept and "application/json" not in accept
+
+
+@router.get("/search", operation_id="search-items", response_model=SearchOut, responses=SEARCH_RESPONSES)
 async def search(
+    request: Request,
     backend: SearchDep,
     settings: SettingsDep,
     q: Annotated[
         str | None, Query(max_length=500, description="Words to find in title, summary and body.")
     ] = None,
     type: FilterParam = None,  # noqa: A002 - the public parameter name
+    theme: FilterParam = None,
+    opsi_facet: FilterParam = None,
+    lifecycle_stage: FilterParam = None,
+    government_level: FilterParam = None,
+    barrier: FilterParam = None,
     network: FilterParam = None,
     source: FilterParam = None,
+    country: FilterParam = None,
+    region: FilterParam = None,
     language: FilterParam = None,
+    year: FilterParam = None,
+    published_from: IsoDateTime | None = None,
+    published_to: IsoDateTime | None = None,
+    upcoming: Annotated[bool, Query(description="Only events that start from now on.")] = False,
+    start_from: IsoDateTime | None = None,
+    start_to: IsoDateTime | None = None,
+    lat: Annotated[float | None, Query(ge=-90, le=90)] = None,
+    lon: Annotated[float | None, Query(ge=-180, le=180)] = None,
+    km: Annotated[float | None, Query(gt=0, le=20_000, description="Radius around lat/lon.")] = None,
+    sort: Literal["relevance", "date", "start", "distance"] = "relevance",
     size: Annotated[int, Query(ge=0, le=100)] = 20,
     offset: Annotated[int, Query(ge=0, le=10_000)] = 0,
-) -> SearchOut:
-    """Search every harvested item; facets count type, network, source and language."""
-    filters = {
-        name: values
-        for name, values in (("type", type), ("network", network), ("source", source), ("language", language))
-        if values
+    cursor: Annotated[
+        str | None, Query(max_length=1000, description="next_cursor of the previous page.")
+    ] = None,
+    facet_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    collapse: Annotated[bool, Query(description="One hit per duplicate cluster, with shared_by.")] = False,
+    highlight_: Annotated[bool, Query(alias="highlight")] = True,
+    format_: Annotated[Literal["json", "jsonld"] | None, Query(alias="format")] = None,
+) -> Any:
+    """Search every harvested item: full text in nl/en/fr/de, filters and facet counts, dates,
+    upcoming events, distance, sorting, cursor paging, collapsing, highlighting; JSON or JSON-LD."""
+    values = {
+        "type": type,
+        "theme": theme,
+        "opsi_facet": opsi_facet,
+        "lifecycle_stage": lifecycle_stage,
+        "government_level": government_level,
+        "barrier": barrier,
+        "network": network,
+        "source": source,
+        "country": country,
+        "region": region,
+        "language": language,
+        "year": year,
     }
-    query = SearchQuery(q=q, filters=filters, size=size, offset=offset)
-    result = await run_in_threadpool(backend.search, query)
+    filters = {name: v for name, v in values.items() if v and name in FACETS}
+    geo_given = [x is not None for x in (lat, lon, km)]
+    if any(geo_given) and not all(geo_given):
+        raise HTTPException(400, "lat, lon and km go together")
+    if sort == "distance" and not all(geo_given):
+        raise HTTPException(400, "sort=distance needs lat, lon and km")
+    if cursor is not None and (offset or collapse):
+        raise HTTPException(400, "cursor cannot be combined with offset or collapse")
+    if upcoming:
+        now = datetime.now(UTC)
+        start_from = max(start_from, now) if start_from else now
+    try:
+        query = SearchQuery(
+            q=q,
+            filters=filters,
+            published_from=published_from,
+            published_to=published_to,
+            start_from=start_from,
+            start_to=start_to,
+            near=GeoFilter(lat=lat, lon=lon, km=km) if all(geo_given) else None,  # type: ignore[arg-type]
+            sort=sort,
+            size=size,
+            offset=offset,
+            facet_size=facet_size,
+            collapse=collapse,
+        )
+        if cursor is not None:
+            query.after = decode_cursor(cursor, effective_sort(query))
+        result = await run_in_threadpool(backend.search, query)
+    except InvalidCursor as exc:
+        raise HTTPException(400, f"cursor: {exc}") from exc
+    except ValidationError as exc:
+        raise HTTPException(400, "; ".join(e["msg"] for e in exc.errors())) from exc
+    except Unsupported as exc:
+        raise HTTPException(501, str(exc)) from exc
+    except ValueError as exc:  # e.g. a cursor that does not fit this backend's sort keys
+        raise HTTPException(400, str(exc)) from exc
     base = settings.base_url.rstrip("/")
+    plan = text_plan(query) if highlight_ else None
     hits = []
     for hit in result.hits:
         d = hit.document
-        path = d.id.removeprefix(base) if d.id.startswith(base) else None
+        marks = {f: highlight(getattr(d, f), plan, d.language) for f in ("title", "summary")}
         hits.append(
-            HitOut(
-                id=d.id,
-                doc=f"{base}{doc_path(path)}" if path else d.id,
-                type=d.type,
-                title=d.title,
-                summary=d.summary,
-                url=d.url,
-                language=d.language,
-                network=d.network,
-                network_name=d.network_name,
-                source=d.source,
-                published=d.published,
+            _hit(
+                d,
+                base,
                 score=hit.score,
+                distance_km=hit.distance_km,
+                shared_by=hit.shared_by,
+                highlight={k: v for k, v in marks.items() if v},
             )
         )
-    return SearchOut(total=result.total, offset=offset, size=size, hits=hits, facets=result.facets)
+    next_cursor = None
+    if result.hits and len(result.hits) == size and result.hits[-1].sort and not collapse:
+        next_cursor = encode_cursor(effective_sort(query), result.hits[-1].sort)
+    out = SearchOut(
+        total=result.total, offset=offset, size=size, next_cursor=next_cursor, hits=hits, facets=result.facets
+    )
+    return _jsonld(out) if _wants_jsonld(request, format_) else out
+
+
+@router.get(
+    "/suggest", operation_id="suggest-titles", response_model=list[SuggestionOut], responses=SEARCH_RESPONSES
+)
+async def suggest(
+    backend: SearchDep,
+    prefix: Annotated[
+        str, Query(min_length=1, max_length=100, description="What the user has typed so far.")
+    ],
+    size: Annotated[int, Query(ge=1, le=20)] = 8,
+) -> list[SuggestionOut]:
+    """Titles completing the typed words (completion suggester on Elasticsearch, FTS5 prefix embedded)."""
+    found = await run_in_threadpool(backend.suggest, prefix, size)
+    return [SuggestionOut(text=s.text, id=s.id) for s in found]
+
+
+@router.get(
+    "/items/related", operation_id="related-items", response_model=SearchOut, responses=SEARCH_RESPONSES
+)
+async def related(
+    backend: SearchDep,
+    settings: SettingsDep,
+    id: Annotated[str, Query(min_length=1, max_length=500, description="IRI of the item being read.")],  # noqa: A002
+    size: Annotated[int, Query(ge=1, le=50)] = 10,
+) -> SearchOut:
+    """Items like this one (more_like_this), other networks first. Needs Elasticsearch."""
+    try:
+        result = await run_in_threadpool(backend.related, id, size)
+    except Unsupported as exc:
+        raise HTTPException(501, str(exc)) from exc
+    base = settings.base_url.rstrip("/")
+    hits = [_hit(h.document, base, score=h.score) for h in result.hits]
+    return SearchOut(total=result.total, offset=0, size=size, hits=hits, facets={})

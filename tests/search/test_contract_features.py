@@ -233,3 +233,10 @@ def test_collapse_and_related_need_elasticsearch_or_work(seeded: SearchBackend) 
     related = seeded.related(ITEM + "c1")
     assert ids(related)[0] == "c2"
     assert "c1" not in ids(related)
+
+
+def test_distance_filter_with_another_sort(seeded: SearchBackend) -> None:
+    """Found by schemathesis: a radius with sort=date (not distance) once broke the embedded SQL."""
+    near = GeoFilter(lat=51.05, lon=3.72, km=400)
+    assert ids(seeded.search(SearchQuery(near=near, sort="date"))) == ["e1", "e2", "e3"]
+    assert ids(seeded.search(SearchQuery(q="open data", near=near))) == ["e3"]

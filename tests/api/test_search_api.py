@@ -1,0 +1,125 @@
+"""The search API over both backends: filters, facets, dates, geo, cursor, highlight, JSON-LD,
+suggestions, related items, and a clear 4xx/501 for what is malformed or unsupported."""
+
+from __future__ import annotations
+
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from search.embedded import EmbeddedBackend
+from tests.search.test_contract_features import DOCS, ITEM, THEME
+
+
+@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.integration)])
+def client(request, make_settings, tmp_path):
+    if request.param == "elasticsearch":
+        backend = request.getfixturevalue("es_backend")
+        settings = make_settings(
+            search_backend="elasticsearch",
+            es_url=request.getfixturevalue("es_url"),
+            es_index=request.getfixturevalue("es_alias"),
+        )
+    else:
+        settings = make_settings(embedded_index_path=tmp_path / "idx.sqlite3")
+        backend = EmbeddedBackend(settings.resolved_index_path)
+    assert backend.upsert(DOCS).errors == []
+    backend.refresh()
+    with TestClient(create_app(settings)) as c:
+        c.backend_name = request.param  # type: ignore[attr-defined]
+        yield c
+
+
+def short(body: dict) -> list[str]:
+    return [h["id"].removeprefix(ITEM) for h in body["hits"]]
+
+
+def test_filters_facets_and_highlight(client) -> None:
+    body = client.get("/search", params={"q": "burgerparticipatie", "theme": THEME + "participation"}).json()
+    assert short(body) == ["e1"]
+    assert body["hits"][0]["highlight"]["title"] == "Werkdag <em>burgerparticipatie</em>"
+    assert {b["value"] for b in body["facets"]["government_level"]} == {
+        "https://w3id.org/innonet/concepts/level/local"
+    }
+    body = client.get("/search", params={"q": "sandboxes", "country": "GBR"}).json()
+    assert short(body) == ["c1"]
+    assert (
+        body["hits"][0]["highlight"]["summary"] == "Cities tested new mobility rules in a <em>sandbox</em>."
+    )
+    years = client.get("/search", params=[("year", "2030"), ("size", 0)]).json()
+    assert years["total"] == 2
+
+
+def test_upcoming_events_near_a_point_sorted_by_distance(client) -> None:
+    body = client.get(
+        "/search", params={"upcoming": "true", "lat": 51.05, "lon": 3.72, "km": 400, "sort": "distance"}
+    ).json()
+    assert short(body) == ["e1", "e2"]  # the 2020 Brussels event is past
+    assert body["hits"][0]["distance_km"] < 1
+    assert body["hits"][0]["location"]["name"] == "Het Pand"
+
+
+def test_cursor_paging_walks_everything_once(client) -> None:
+    seen: list[str] = []
+    params: dict = {"size": 2, "sort": "date"}
+    for _ in range(10):
+        body = client.get("/search", params=params).json()
+        seen += short(body)
+        if not body["next_cursor"]:
+            break
+        params = {"size": 2, "sort": "date", "cursor": body["next_cursor"]}
+    assert seen == ["e1", "e2", "c2", "c1", "n1", "e3"]
+
+
+def test_jsonld_results(client) -> None:
+    r = client.get("/search", params={"q": "sandbox"}, headers={"Accept": "application/ld+json"})
+    assert r.headers["content-type"].startswith("application/ld+json")
+    body = r.json()
+    assert body["@type"] == "ItemList"
+    assert body["numberOfItems"] == 2
+    assert {i["item"]["@id"] for i in body["itemListElement"]} == {ITEM + "c1", ITEM + "c2"}
+    assert client.get("/search", params={"q": "sandbox", "format": "jsonld"}).json()["@type"] == "ItemList"
+
+
+def test_suggestions(client) -> None:
+    r = client.get("/suggest", params={"prefix": "regulat"})
+    assert r.status_code == 200
+    assert {s["id"].removeprefix(ITEM) for s in r.json()} == {"c1", "c2"}
+
+
+def test_collapse_and_related_work_on_elasticsearch_and_are_501_embedded(client) -> None:
+    collapsed = client.get("/search", params={"q": "sandbox mobility", "collapse": "true"})
+    related = client.get("/items/related", params={"id": ITEM + "c1"})
+    if client.backend_name == "embedded":
+        for r in (collapsed, related):
+            assert r.status_code == 501
+            assert r.headers["content-type"] == "application/problem+json"
+            assert "Elasticsearch" in r.json()["detail"]
+        return
+    assert collapsed.status_code == 200
+    assert [h["shared_by"] for h in collapsed.json()["hits"]] == [2]
+    assert short(related.json())[0] == "c2"
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"size": 101},
+        {"offset": 10_001},
+        {"facet_size": 1000},
+        {"cursor": "not-a-cursor"},
+        {"cursor": "eyJzIjoic3RhcnQiLCJ2IjpbbnVsbCwiYSJdfQ"},  # a cursor of sort=start used with date
+        {"lat": 50},
+        {"sort": "distance"},
+        {"sort": "nonsense"},
+        {"published_from": "yesterday"},
+        {"lat": 91, "lon": 0, "km": 1},
+        {"km": -1, "lat": 0, "lon": 0},
+        {"q": "x" * 501},
+    ],
+)
+def test_malformed_is_a_clear_400(client, params) -> None:
+    r = client.get("/search", params=params)
+    assert r.status_code == 400, r.text
+    assert r.headers["content-type"] == "application/problem+json"
+    assert r.json()["detail"]
