@@ -69,9 +69,14 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     title = clean_text(item.title)
     summary = clean_text(item.summary) or clean_text(item.body_html)
     language = item_language(item, source, title, summary)
-    if not _i18n(g, subject, SCHEMA.name, extra.get("title_i18n")) and title:
+    # Multilingual values: ours (title_i18n) or as the adapter found them (UiTdatabank JSON-LD in extra["jsonld"]).
+    found = extra.get("jsonld") if isinstance(extra.get("jsonld"), dict) else {}
+    if not _i18n(g, subject, SCHEMA.name, extra.get("title_i18n") or found.get("name")) and title:
         g.add((subject, SCHEMA.name, text(title, language)))
-    if not _i18n(g, subject, SCHEMA.description, extra.get("description_i18n")) and summary:
+    if (
+        not _i18n(g, subject, SCHEMA.description, extra.get("description_i18n") or found.get("description"))
+        and summary
+    ):
         g.add((subject, SCHEMA.description, text(summary, language)))
     zone = item.timezone or source.options.get("timezone")
     if zone:
