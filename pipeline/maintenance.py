@@ -13,17 +13,12 @@ from pipeline.settings import Settings
 
 
 def rebuild_index(settings: Settings) -> dict[str, Any]:
-    """Rebuild the search index from the store, swapping the alias when the stage supports it."""
-    from pipeline import index
+    """Rebuild the search index from the store: a new versioned index, one atomic alias swap,
+    then a catch-up of what changed meanwhile (``pipeline.index.index_pending(rebuild=True)``,
+    which uses ``search.reindex``)."""
+    from pipeline.index import index_pending
 
-    for name in ("reindex", "rebuild_index", "reindex_with_alias_swap"):
-        fn = getattr(index, name, None)
-        if callable(fn):
-            return {"via": f"pipeline.index.{name}", **(fn(settings) or {})}
-    return {
-        "via": "pipeline.index.index_pending(rebuild=True)",
-        **index.index_pending(settings, rebuild=True),
-    }
+    return index_pending(settings, rebuild=True)
 
 
 def close_ldes_pages(settings: Settings) -> dict[str, Any]:
