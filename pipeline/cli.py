@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from pipeline.contracts import SourceReport
+from pipeline.registry import add_sources_parser, sources_command
 from pipeline.settings import REPO_ROOT, Settings, get_settings
 
 console = Console(stderr=True)
@@ -147,11 +148,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_serve = sub.add_parser("serve", help="serve the API")
     p_serve.add_argument("--host", default="127.0.0.1")
     p_serve.add_argument("--port", type=int, default=8000)
+    add_sources_parser(sub)
     args = parser.parse_args(argv)
 
     if args.command == "demo":
         return demo(args)
     settings = get_settings()
+    if args.command == "sources":
+        return sources_command(args, settings)
     if args.command == "harvest":
         reports = run_harvest(settings, args.sources or None)
         if not args.no_index:

@@ -49,6 +49,9 @@ class SourceSpec(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     #: The source's own tags mapped onto our theme concepts (tag -> concept IRI or notation).
     tag_map: dict[str, str] = Field(default_factory=dict)
+    #: False for an entry whose URL and platform nobody has seen harvested yet (the production
+    #: registry ships that way); its first successful harvest (fetch_states.last_success_at) proves it.
+    verified: bool = True
 
 
 class Registry(BaseModel):

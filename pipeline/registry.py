@@ -230,3 +230,142 @@ def remove_source(path: Path, source_id: str) -> None:
         raise RegistryError(f"{path}: no source {source_id!r}")
     data["sources"] = kept
     _write_yaml(path, data)
+
+
+# --- platform detection ---------------------------------------------------------------------------
+FEED_TYPES = ("application/rss+xml", "application/atom+xml", "application/feed+json", "application/json")
+
+
+def sniff_platform(body: bytes, url: str, content_type: str | None = None) -> tuple[str, str]:
+    """(platform, URL to register) for a fetched body; HTML pages are searched for feed links first.
+
+    Feed autodiscovery follows ``<link rel="alternate" type="application/rss+xml" href>``;
+    a page without a feed link but with schema.org items is ``html``. Raises RegistryError
+    when nothing usable is found.
+    """
+    from urllib.parse import urljoin
+
+    head = body[:4096].lstrip().lower()
+    ctype = (content_type or "").lower()
+    if head.startswith(b"begin:vcalendar") or "text/calendar" in ctype:
+        return "ical", url
+    if head.startswith((b"{", b"[")):
+        text = body[:20000].decode("utf-8", errors="replace")
+        if "jsonfeed.org" in text:
+            return "feed", url
+        if "calendarType" in text or "udb-silex" in text or "uitdatabank" in text.lower():
+            return "uitdatabank", url
+        if '"feeds"' in text:
+            return "opml", url
+        if "@context" in text or "@type" in text:
+            return "jsonld", url
+        raise RegistryError(f"{url} is JSON but neither a JSON Feed nor JSON-LD")
+    if b"<opml" in head:
+        return "opml", url
+    if b"<urlset" in head or b"<sitemapindex" in head or body[:2] == b"\x1f\x8b":
+        return "sitemap", url
+    if b"<rss" in head or b"<feed" in head or b"<rdf:rdf" in head:
+        return "feed", url
+    if b"<html" in head or b"<!doctype html" in head or "html" in ctype:
+        from parsel import Selector
+
+        sel = Selector(text=body[:2_000_000].decode("utf-8", errors="replace"))
+        for link in sel.xpath("//link[@rel and @href]"):
+            rel = (link.attrib.get("rel") or "").lower().split()
+            kind = (link.attrib.get("type") or "").lower()
+            if "alternate" in rel and kind in FEED_TYPES:
+                return "feed", urljoin(url, link.attrib["href"])
+        for link in sel.xpath("//link[@rel and @href]"):
+            if (link.attrib.get("type") or "").lower() == "text/calendar":
+                return "ical", urljoin(url, link.attrib["href"])
+        if sel.xpath('//script[@type="application/ld+json"]') or sel.xpath("//*[@itemtype]"):
+            return "html", url
+        raise RegistryError(
+            f"{url} is an HTML page without a feed link (<link rel=alternate>) or schema.org markup; "
+            "register it with platform html and CSS selectors in options"
+        )
+    raise RegistryError(f"cannot tell the platform of {url} (content type {content_type or 'unknown'})")
+
+
+def detect_platform(settings: Settings, url: str) -> tuple[str, str]:
+    """Fetch ``url`` through the crawler (guard, robots, caps) and sniff its platform."""
+    import tempfile
+
+    from pipeline.contracts import SourceSpec as Spec
+    from pipeline.fetch import fetch_sources
+    from store.repository import Store
+
+    with tempfile.TemporaryDirectory(prefix="innonet-detect-") as tmp:
+        store = Store(f"sqlite:///{tmp}/detect.sqlite3")
+        try:
+            probe = Spec(id="probe", network="probe", title="probe", url=url)
+            result = fetch_sources(settings, store, [probe])[0]
+            if not result.ok or result.not_modified:
+                raise RegistryError(f"{url}: {result.error_code}: {result.error_message}")
+            body = store.payload(result.body_sha256 or "") or b""
+        finally:
+            store.close()
+    return sniff_platform(body, result.final_url or url, result.content_type)
+
+
+# --- the `innonet sources` command -------------------------------------------------------------------
+def add_sources_parser(sub: Any) -> None:
+    """``innonet sources list|add|change|pause|resume|remove|detect`` on the registry file."""
+    p = sub.add_parser("sources", help="manage the registry file's sources")
+    ops = p.add_subparsers(dest="op", required=True)
+    ops.add_parser("list", help="list sources")
+    add = ops.add_parser("add", help="add a source (platform detected when not given)")
+    add.add_argument("id")
+    add.add_argument("url")
+    add.add_argument("--network", required=True)
+    add.add_argument("--title")
+    add.add_argument("--platform")
+    add.add_argument("--kind", default="news")
+    add.add_argument("--language")
+    change = ops.add_parser("change", help="change fields: --set key=value (repeatable)")
+    change.add_argument("id")
+    change.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    for name in ("pause", "resume", "remove"):
+        ops.add_parser(name, help=f"{name} a source").add_argument("id")
+    detect = ops.add_parser("detect", help="fetch a URL and say which platform it is")
+    detect.add_argument("url")
+
+
+def sources_command(args: Any, settings: Settings) -> int:
+    """Run one ``innonet sources`` operation; errors are printed, not raised."""
+    path = Path(settings.registry_path)
+    allow = list(settings.fetch_allow_hosts)
+    try:
+        if args.op == "list":
+            for s in parse_registry(path.read_text(encoding="utf-8"), str(path), "{samples}").sources:
+                print(f"{s.id}\t{s.platform}\t{'paused' if s.paused else 'active'}\t{s.url}")
+        elif args.op == "add":
+            platform, url = (
+                (args.platform, args.url) if args.platform else detect_platform(settings, args.url)
+            )
+            entry = {"id": args.id, "network": args.network, "title": args.title or args.id, "url": url}
+            entry.update(platform=platform, kind=args.kind)
+            if args.language:
+                entry["language"] = args.language
+            spec = add_source(path, entry, allow)
+            print(f"added {spec.id} ({spec.platform}) {spec.url}")
+        elif args.op == "change":
+            changes: dict[str, Any] = {}
+            for pair in args.set:
+                key, _, value = pair.partition("=")
+                changes[key] = yaml.safe_load(value) if value else None
+            spec = change_source(path, args.id, changes, allow)
+            print(f"changed {spec.id}")
+        elif args.op in ("pause", "resume"):
+            change_source(path, args.id, {"paused": args.op == "pause"}, allow)
+            print(f"{args.op}d {args.id}")
+        elif args.op == "remove":
+            remove_source(path, args.id)
+            print(f"removed {args.id} (its stored items and history stay)")
+        elif args.op == "detect":
+            platform, url = detect_platform(settings, args.url)
+            print(f"{platform}\t{url}")
+    except RegistryError as exc:
+        print(f"error: {exc}")
+        return 2
+    return 0
