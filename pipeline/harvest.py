@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 
 from pipeline.contracts import FetchResult, RecordError, SourceReport, SourceSpec
 from pipeline.fetch import fetch_sources
+from pipeline.follow import finish_follow, map_for, prepare_follow
 from pipeline.health import Tracker
 from pipeline.map import map_items
 from pipeline.parse import parse_fetched, platform_defaults
@@ -69,7 +70,7 @@ def process_fetched(
         return report
     for error in parsed.errors:
         report.fail_record(error)
-    mapped, map_errors = map_items(
+    mapped, map_errors = map_for(source, map_items)(
         parsed.items,
         source,
         base=settings.base_url,
@@ -84,6 +85,7 @@ def process_fetched(
         report.fail_record(error)
     store_items(store, valid, report, result.body_sha256)
     publish_items(store, settings.base_url, valid, report, settings.ldes_page_size)
+    finish_follow(store, settings, source, result, parsed, report)  # platform ldes: deletions, state
     notes = parsed.warnings + warnings
     report.status = "partial" if report.errors or parsed.warnings else "ok"
     if notes:
@@ -123,6 +125,7 @@ def harvest(
                     progress(report)
             else:
                 active.append(src)
+        active = prepare_follow(store, settings, active)  # followed streams: saved state
         by_id = {src.id: src for src in active}
 
         def on_result(result: FetchResult) -> None:

@@ -16,6 +16,7 @@ from crawlers.platforms.feed import ParseOutcome, parse_feed
 from crawlers.platforms.html import parse_html, parse_page
 from crawlers.platforms.ical import parse_ical
 from crawlers.platforms.jsonld import parse_jsonld
+from crawlers.platforms.ldes import parse_ldes, parse_ldes_page
 from crawlers.platforms.opml import parse_innonet_registry, parse_opml
 from crawlers.platforms.sitemap import parse_sitemap
 from crawlers.platforms.uitdatabank import parse_uitdatabank
@@ -33,9 +34,10 @@ PLATFORMS: dict[str, Parser] = {
     "opml": parse_opml,
     "innonet-registry": parse_innonet_registry,
     "uitdatabank": parse_uitdatabank,
+    "ldes": parse_ldes,
 }
 
-PAGE_PARSERS: dict[str, PageParser] = {"sitemap": parse_page, "html": parse_page}
+PAGE_PARSERS: dict[str, PageParser] = {"sitemap": parse_page, "html": parse_page, "ldes": parse_ldes_page}
 
 
 def parse_payload(body: bytes, source: SourceSpec, content_type: str | None) -> ParseOutcome:

@@ -355,3 +355,21 @@ def withdraw_items(store: Store, base: str, item_iris: Sequence[str]) -> list[st
 def withdraw_source(store: Store, base: str, source_id: str) -> list[str]:
     """Withdraw every published item of a removed source."""
     return MemberLog(store, base).withdraw_source(source_id)
+
+
+def follow_state(store: Store, source_id: str) -> LdesFollowStateRow | None:
+    """Saved state of a followed stream (platform ``ldes``): the nodes finished for good."""
+    ensure_tables(store.engine)
+    with store.session() as s:
+        return s.get(LdesFollowStateRow, source_id)
+
+
+def save_follow_state(store: Store, source_id: str, done_pages: Sequence[str], members_seen: int) -> None:
+    """Record the finished nodes after a harvest of a followed stream stored its members."""
+    ensure_tables(store.engine)
+    with store.session() as s, s.begin():
+        row = s.get(LdesFollowStateRow, source_id) or LdesFollowStateRow(source_id=source_id, members_seen=0)
+        row.done_pages = list(done_pages)
+        row.members_seen = (row.members_seen or 0) + members_seen
+        row.last_run_at = datetime.now(UTC)
+        s.merge(row)

@@ -28,7 +28,13 @@ def _html(body: bytes, url: str, content_type: str | None, options: dict[str, An
     return follow_ups(body, url, content_type, options, depth)
 
 
-FOLLOW_UPS: dict[str, FollowUps] = {"sitemap": _sitemap, "html": _html}
+def _ldes(body: bytes, url: str, content_type: str | None, options: dict[str, Any], depth: int) -> list[str]:
+    from crawlers.platforms.ldes import follow_ups
+
+    return follow_ups(body, url, content_type, options, depth)
+
+
+FOLLOW_UPS: dict[str, FollowUps] = {"sitemap": _sitemap, "html": _html, "ldes": _ldes}
 
 
 def follow_ups(
