@@ -18,6 +18,7 @@ FORMATS: dict[str, tuple[str, str]] = {
     "application/ld+json": ("json-ld", "jsonld"),
     "application/n-triples": ("nt", "nt"),
     "application/n-quads": ("nquads", "nq"),
+    "application/rdf+xml": ("xml", "rdf"),
     "text/html": ("html", "html"),
 }
 ALIASES = {
