@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from api import errors, web
-from api.routers import catalog, feeds, ldes, linkeddata, search, sources
+from api.routers import catalog, feeds, ldes, linkeddata, search, sources, sparql
 from api.routers import metrics as metrics_router
 from api.routers import partners as partners_router
 from pipeline.settings import Settings, get_settings
@@ -44,6 +44,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ldes.router)
     app.include_router(catalog.router)
     app.include_router(feeds.router)
+    app.include_router(sparql.router)
     app.include_router(metrics_router.router)
     partners_router.install(app, settings)  # /partner/v1: body limit, rate limit, routes
     web.install(app)  # the pages (/, /find, /items, /events, /networks, /barriers, /partners) and /static
