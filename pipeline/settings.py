@@ -81,6 +81,10 @@ class Settings(BaseSettings):
     )
     sparql_timeout_s: float = Field(10.0, description="Deadline of one SPARQL query (503 after it).")
     sparql_max_results: int = Field(10000, description="Rows (or triples) one SPARQL answer returns at most.")
+    sparql_max_concurrent: int = Field(
+        4,
+        description="SPARQL queries evaluated at once; more are answered 503 (a runaway query holds its slot).",
+    )
     # --- fetching and platforms (crawlers/fetching, crawlers/platforms) ---
     fetch_per_host: int = Field(2, description="Concurrent requests to one host (politeness).")
     fetch_max_redirects: int = Field(5, description="Redirect hops followed before too_many_redirects.")

@@ -11,7 +11,9 @@ the DCAT catalogue (networks, sources, streams). It is loaded into an in-memory 
 and reloaded when the store changes (record count, last update or withdrawals differ). Answers
 stream row by row, so the cap (``sparql_max_results``) cuts them off and the deadline
 (``sparql_timeout_s``) is checked between rows; a query that is still computing its first row at
-the deadline is answered 503 and its thread finishes on its own (Oxigraph cannot be interrupted).
+the deadline is answered 503 and its thread finishes on its own (Oxigraph cannot be interrupted). Such a thread keeps its evaluation slot until it ends, and
+at most ``sparql_max_concurrent`` queries evaluate at once, so runaway queries cannot take the
+server's whole thread pool: the next query gets a 503 instead.
 """
 
 from __future__ import annotations
@@ -61,6 +63,29 @@ GRAPH_FORMATS = {
 
 class QueryTimeout(Exception):
     """The query ran past ``sparql_timeout_s``."""
+
+
+class Busy(Exception):
+    """Every evaluation slot is taken (possibly by queries past their deadline that cannot be stopped)."""
+
+
+def _slots(app_state: Any, settings: Settings) -> threading.BoundedSemaphore:
+    slots = getattr(app_state, "sparql_slots", None)
+    if slots is None:
+        slots = app_state.sparql_slots = threading.BoundedSemaphore(settings.sparql_max_concurrent)
+    return slots
+
+
+def run_in_slot(
+    slots: threading.BoundedSemaphore, ds: Dataset, query: str, accept: str | None, settings: Settings
+):
+    """Evaluate while holding a slot; the slot is freed when the evaluation really ends, not at the 503."""
+    if not slots.acquire(blocking=False):
+        raise Busy
+    try:
+        return run_query(ds, query, accept, settings)
+    finally:
+        slots.release()
 
 
 @dataclass
@@ -276,8 +301,13 @@ async def _answer(request: Request, store: InnonetStore, settings: Settings, que
     accept = request.headers.get("accept")
     try:
         answer = await asyncio.wait_for(
-            run_in_threadpool(run_query, ds, query, accept, settings), timeout=settings.sparql_timeout_s
+            run_in_threadpool(run_in_slot, _slots(request.app.state, settings), ds, query, accept, settings),
+            timeout=settings.sparql_timeout_s,
         )
+    except Busy as exc:
+        raise HTTPException(
+            503, f"{settings.sparql_max_concurrent} queries are running; try again shortly"
+        ) from exc
     except SyntaxError as exc:
         raise HTTPException(400, f"not a SPARQL 1.1 query (updates are refused here): {exc}") from exc
     except (QueryTimeout, TimeoutError) as exc:

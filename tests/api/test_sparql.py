@@ -191,3 +191,23 @@ def test_dataset_follows_the_store_and_hides_withdrawn_items(served) -> None:
     # the catalogue is part of the dataset: networks and sources are queryable too
     q = "ASK { ?s a <http://www.w3.org/ns/dcat#Catalog> }"
     assert client.get("/sparql", params={"query": q}).json()["boolean"] is True
+
+
+def test_runaway_queries_hold_their_slot_and_the_next_query_is_turned_away(make_settings) -> None:
+    """An aggregate cannot be interrupted: past its deadline it keeps its slot, and with every slot
+    taken a further query is answered 503 at once instead of queueing on the thread pool."""
+    settings = make_settings(base_url=BASE, sparql_timeout_s=0.3, sparql_max_concurrent=1)
+    _fill(settings, ["case_gent_burgerbudget.ttl"])
+    with TestClient(create_app(settings)) as client:
+        # ~10^7 joined rows counted before the first answer row: seconds of work, deadline 0.3 s
+        slow = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g a ?h . ?j a ?l }"
+        first = client.get("/sparql", params={"query": slow})
+        assert first.status_code == 503
+        assert "0.3 s" in first.json()["detail"]
+        busy = client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"})
+        assert busy.status_code == 503
+        assert "1 queries are running" in busy.json()["detail"]
+        slots = client.app.state.sparql_slots
+        assert slots.acquire(timeout=120)  # the runaway query ends on its own and frees its slot
+        slots.release()
+        assert client.get("/sparql", params={"query": "ASK { ?s ?p ?o }"}).json()["boolean"] is True
