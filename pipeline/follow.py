@@ -15,17 +15,45 @@ from typing import Any
 from sqlalchemy import update
 
 from crawlers.platforms.base import ParseOutcome
-from crawlers.platforms.ldes import done_pages, map_members, withdrawn
-from pipeline.contracts import FetchResult, SourceReport, SourceSpec
+from crawlers.platforms.ldes import done_pages, is_loop, latest_versions, map_members, withdrawn
+from pipeline.contracts import FetchResult, RawItem, SourceReport, SourceSpec
 from pipeline.settings import Settings
-from store.members import follow_state, save_follow_state, withdraw_items
+from store.members import (
+    follow_state,
+    followed_versions,
+    save_follow_state,
+    save_followed_versions,
+    withdraw_items,
+)
 from store.models import FetchStateRow
 from store.repository import Store
 
 
-def map_for(source: SourceSpec, default: Callable[..., Any]) -> Callable[..., Any]:
-    """The map stage for this source: members of a followed stream are already RDF."""
-    return map_members if source.platform == "ldes" else default
+def map_for(store: Store, source: SourceSpec, default: Callable[..., Any]) -> Callable[..., Any]:
+    """The map stage for this source: members of a followed stream are already RDF.
+
+    Only versions newer than the one last taken from this stream are mapped, so a stale
+    version (a mutable page re-read while the page with the newer one failed) never rolls
+    an item back.
+    """
+    if source.platform != "ldes":
+        return default
+
+    def mapper(items: list[RawItem], source: SourceSpec, **kwargs: Any) -> Any:
+        return map_members(newer_only(store, source.id, items), source, **kwargs)
+
+    return mapper
+
+
+def newer_only(store: Store, source_id: str, items: Sequence[RawItem]) -> list[RawItem]:
+    """The newest version of each item, when it is newer than the one taken from this stream before."""
+    latest = latest_versions(items)
+    known = followed_versions(store, source_id, list(latest))
+    return [
+        raw
+        for iri, raw in sorted(latest.items())
+        if iri not in known or (raw.extra["ldes_time"], raw.native_id) > known[iri]
+    ]
 
 
 def prepare_follow(store: Store, settings: Settings, sources: Sequence[SourceSpec]) -> list[SourceSpec]:
@@ -59,7 +87,8 @@ def finish_follow(
     """Withdraw what the stream deleted, then save the nodes this run finished for good."""
     if source.platform != "ldes":
         return
-    gone = withdraw_items(store, settings.base_url, withdrawn(parsed.items, settings.base_url))
+    fresh = newer_only(store, source.id, parsed.items)
+    gone = withdraw_items(store, settings.base_url, withdrawn(fresh, settings.base_url))
     if gone:
         report.message = ((report.message + "; ") if report.message else "") + f"withdrawn: {len(gone)}"
     fetched = [
@@ -70,3 +99,9 @@ def finish_follow(
             fetched.append((page.url, store.payload(page.body_sha256) or b"", page.content_type))
     previous = list(source.options.get("done_pages") or [])
     save_follow_state(store, source.id, done_pages(fetched, previous), len(parsed.items))
+    taken = [r for r in fresh if not is_loop(r, settings.base_url)]
+    save_followed_versions(
+        store,
+        source.id,
+        [(r.extra["ldes_item"], r.native_id, r.extra["ldes_time"], r.extra["ldes_deleted"]) for r in taken],
+    )

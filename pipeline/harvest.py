@@ -70,7 +70,7 @@ def process_fetched(
         return report
     for error in parsed.errors:
         report.fail_record(error)
-    mapped, map_errors = map_for(source, map_items)(
+    mapped, map_errors = map_for(store, source, map_items)(
         parsed.items,
         source,
         base=settings.base_url,

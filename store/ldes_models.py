@@ -68,3 +68,16 @@ class LdesFollowStateRow(Base):
     done_pages: Mapped[list[Any]] = mapped_column(JSON, default=list)
     last_run_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     members_seen: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class LdesFollowItemRow(Base):
+    """The newest version of each item taken from a followed stream: an older one never overwrites it."""
+
+    __tablename__ = "ldes_follow_items"
+
+    source_id: Mapped[str] = mapped_column(String(100), primary_key=True)
+    item_iri: Mapped[str] = mapped_column(String(500), primary_key=True)
+    version_iri: Mapped[str] = mapped_column(String(700))
+    #: ``prov:generatedAtTime`` of that version on the followed stream (ISO 8601, UTC).
+    version_time: Mapped[str] = mapped_column(String(40))
+    deleted: Mapped[bool] = mapped_column(Boolean, default=False)

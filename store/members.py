@@ -24,7 +24,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ontology.namespaces import DCTERMS, INNONET, PROV, RDF, SCHEMA, XSD
-from store.ldes_models import LdesFollowStateRow, LdesHeadRow, LdesMemberFacetRow, LdesMemberRow
+from store.ldes_models import (
+    LdesFollowItemRow,
+    LdesFollowStateRow,
+    LdesHeadRow,
+    LdesMemberFacetRow,
+    LdesMemberRow,
+)
 from store.repository import Store, aware
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
@@ -38,6 +44,7 @@ _TABLES = [
     LdesMemberFacetRow.__table__,
     LdesHeadRow.__table__,
     LdesFollowStateRow.__table__,
+    LdesFollowItemRow.__table__,
 ]
 _READY: set[int] = set()
 
@@ -373,3 +380,36 @@ def save_follow_state(store: Store, source_id: str, done_pages: Sequence[str], m
         row.members_seen = (row.members_seen or 0) + members_seen
         row.last_run_at = datetime.now(UTC)
         s.merge(row)
+
+
+def followed_versions(store: Store, source_id: str, item_iris: Sequence[str]) -> dict[str, tuple[str, str]]:
+    """item IRI -> (version time, version IRI) last taken from this followed stream."""
+    ensure_tables(store.engine)
+    out: dict[str, tuple[str, str]] = {}
+    iris = list(item_iris)
+    with store.session() as s:
+        for i in range(0, len(iris), 500):
+            q = select(LdesFollowItemRow).where(
+                LdesFollowItemRow.source_id == source_id, LdesFollowItemRow.item_iri.in_(iris[i : i + 500])
+            )
+            for row in s.scalars(q):
+                out[row.item_iri] = (row.version_time, row.version_iri)
+    return out
+
+
+def save_followed_versions(
+    store: Store, source_id: str, versions: Sequence[tuple[str, str, str, bool]]
+) -> None:
+    """Record (item IRI, version IRI, version time, deleted) as the newest taken from this stream."""
+    ensure_tables(store.engine)
+    with store.session() as s, s.begin():
+        for item_iri, version_iri, version_time, deleted in versions:
+            s.merge(
+                LdesFollowItemRow(
+                    source_id=source_id,
+                    item_iri=item_iri,
+                    version_iri=version_iri,
+                    version_time=version_time,
+                    deleted=deleted,
+                )
+            )
