@@ -176,7 +176,31 @@ class Answer:
 
 
 def run_query(ds: Dataset, query: str, accept: str | None, settings: Settings) -> Answer:
-    """Evaluate ``query`` (SyntaxError for a bad or update query), capped and with the deadline."""
+    """Evaluate ``query`` (SyntaxError for a bad or update query), capped and with the deadline.
+
+    Oxigraph's result objects belong to the thread that made them: :func:`_evaluate` never lets
+    an exception (whose traceback would keep them alive) leave its frame, so they are dropped
+    here, on the worker thread, and only plain values cross back to the event loop.
+    """
+    outcome = _evaluate(ds, query, accept, settings)
+    if outcome is None:
+        raise QueryTimeout
+    if isinstance(outcome, str):
+        raise OSError(outcome)
+    return outcome
+
+
+def _evaluate(ds: Dataset, query: str, accept: str | None, settings: Settings) -> Answer | str | None:
+    """The answer, an evaluation error message, or None past the deadline (SyntaxError is raised)."""
+    try:
+        return _evaluate_raising(ds, query, accept, settings)
+    except QueryTimeout:
+        return None
+    except OSError as exc:
+        return str(exc)
+
+
+def _evaluate_raising(ds: Dataset, query: str, accept: str | None, settings: Settings) -> Answer:
     deadline = time.monotonic() + settings.sparql_timeout_s
     cap = settings.sparql_max_results
     result = ds.store.query(query)
