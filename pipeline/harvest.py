@@ -61,7 +61,7 @@ def process_fetched(
         report.status, report.error_code, report.message = "failed", parsed.fatal.code, parsed.fatal.message
         report.errors.append(parsed.fatal)
         return report
-    if not parsed.items and parsed.warnings:
+    if not parsed.items and parsed.warnings and not parsed.sources:
         report.status, report.error_code = "failed", "malformed_feed"
         report.message = parsed.warnings[0] + "; no item could be read"
         report.errors.append(
