@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import Graph
+from sqlalchemy import select
 
 from pipeline.settings import Settings
 from search import make_backend
@@ -42,6 +43,37 @@ def _documents(
     return docs
 
 
+#: ``records.indexed_hash`` of an item that was withdrawn and removed from the index.
+WITHDRAWN = "withdrawn"
+
+
+def _withdrawn(store: Store) -> set[str]:
+    """Items whose latest published version is an ``as:Delete`` (the member log decides)."""
+    from store.ldes_models import LdesHeadRow
+    from store.members import ensure_tables
+
+    ensure_tables(store.engine)
+    with store.session() as s:
+        return set(s.scalars(select(LdesHeadRow.item_iri).where(LdesHeadRow.deleted.is_(True))))
+
+
+def remove_withdrawn(store: Store, backend: SearchBackend, withdrawn: set[str]) -> int:
+    """Delete withdrawn items from the index once, remembering it in the store; returns how many."""
+    with store.session() as s:
+        rows = (
+            s.query(RecordRow.iri, RecordRow.indexed_hash).filter(RecordRow.iri.in_(withdrawn)).all()
+            if withdrawn
+            else []
+        )
+    todo = [iri for iri, indexed in rows if indexed != WITHDRAWN]
+    if not todo:
+        return 0
+    report = backend.delete(todo)
+    failed = {e.id for e in report.errors}
+    store.mark_indexed([(iri, WITHDRAWN) for iri in todo if iri not in failed])
+    return len(todo) - len(failed)
+
+
 def _errors_with_source(errors: list[IndexError_], rows: list[RecordRow]) -> list[dict[str, Any]]:
     """Per-item failures, each recorded against the source its record came from."""
     source_of = {row.iri: row.source_id for row in rows}
@@ -61,7 +93,11 @@ def index_records(
     names, countries = _networks(store)
     backend.ensure_index()
     indexed, errors = 0, []
-    for rows in store.records_to_index(all_records=False):
+    withdrawn = _withdrawn(store)
+    for batch in store.records_to_index(all_records=False):
+        rows = [r for r in batch if r.iri not in withdrawn]
+        if not rows:
+            continue
         report = backend.upsert(_documents(rows, names, countries))
         failed = {e.id for e in report.errors}
         errors.extend(_errors_with_source(report.errors, rows))
@@ -70,8 +106,15 @@ def index_records(
         indexed += len(done)
         if progress:
             progress(len(rows))
+    removed = remove_withdrawn(store, backend, withdrawn)
     backend.refresh()
-    return {"indexed": indexed, "failed": len(errors), "errors": errors[:100], "backend": backend.name}
+    return {
+        "indexed": indexed,
+        "removed": removed,
+        "failed": len(errors),
+        "errors": errors[:100],
+        "backend": backend.name,
+    }
 
 
 def rebuild_index(
@@ -97,7 +140,11 @@ def rebuild_index(
     else:
         backend.ensure_index()
     try:
-        for rows in store.records_to_index(all_records=True):
+        withdrawn = _withdrawn(store)
+        for batch in store.records_to_index(all_records=True):
+            rows = [r for r in batch if r.iri not in withdrawn]
+            if not rows:
+                continue
             docs = _documents(rows, names, countries)
             report = rebuild.load(docs) if rebuild is not None else backend.upsert(docs)
             errors.extend(_errors_with_source(report.errors, rows))
@@ -112,9 +159,13 @@ def rebuild_index(
         raise
     if rebuild is not None:
         rebuild.swap()
+    else:
+        # the embedded index is rebuilt in place: withdrawn items must leave it too
+        store.mark_indexed([(iri, "") for iri in withdrawn])
+        remove_withdrawn(store, backend, withdrawn)
     # catch-up: records the harvest wrote while the new index was being loaded
     with store.session() as s:
-        late = list(s.query(RecordRow).filter(RecordRow.updated_at >= began))
+        late = [r for r in s.query(RecordRow).filter(RecordRow.updated_at >= began) if r.iri not in withdrawn]
     if late:
         report = backend.upsert(_documents(late, names, countries))
         errors.extend(_errors_with_source(report.errors, late))
