@@ -5,8 +5,13 @@ every corpus feed in ../shared/corpus/rss_atom/ (news in several languages), cyc
 distinct ids. Both paths run in this process, on the same items; the ratio is what to trust.
 
 * baseline: per item, map to an rdflib graph, run ``pyshacl.validate`` on that one graph.
-* ours:     map per item, validate in batches of 500 (one pySHACL call each, report split by
-            item), cluster every item (in-memory keys; the store adds one indexed lookup per batch).
+* ours:     map per item, validate in batches of 500 (items the cheap check of
+            ontology/fast_validation.py proves conforming skip pySHACL; the rest get one pySHACL
+            call per batch, report split by item), cluster every item (in-memory keys; the store
+            adds one indexed lookup per batch).
+
+The baseline uses the same mapping code, so speed-ups of the mapping itself raise both lines;
+docs/vocabulary.md ("Speed") keeps the numbers from before and after each change.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from pyshacl import validate
 
 from crawlers.platforms.feed import parse_feed
 from ontology.cluster import Clusterer
+from ontology.fast_validation import batch_proofs, item_triples
 from ontology.validation import shapes_graph
 from pipeline.contracts import RawItem, SourceSpec
 from pipeline.map import map_items
@@ -87,11 +93,22 @@ def main() -> None:
     base_n = min(n, 300)
     base_s = baseline(items[:base_n])
     ours_rate, base_rate = n / total, base_n / base_s
+    mapped, _ = map_items(items, SOURCE, base=BASE, fetched_at=NOW, raw_sha256="ab" * 32, mapping_version="1")
+    left = sum(  # per batch of 500, as ``ours`` validates
+        proof is None
+        for i in range(0, len(mapped), 500)
+        for proof in batch_proofs(
+            [(m.iri, item_triples(m.content, m.provenance)) for m in mapped[i : i + 500]]
+        )
+    )
     print(f"items: {n} (baseline on {base_n})")
     print(f"baseline  rdflib + pySHACL per item : {base_rate:8.0f} items/s")
     print(f"ours      map + batch SHACL + cluster: {ours_rate:8.0f} items/s  (x{ours_rate / base_rate:.1f})")
     for name, seconds in parts.items():
         print(f"  {name:9s} {n / seconds:10.0f} items/s  ({1000 * seconds / n:.3f} ms/item)")
+    print(
+        f"  pySHACL ran on {left} of {len(mapped)} items (the rest proven by the cheap check: conforming, or only the no-date warning)"
+    )
     print("goal 5000 items/s:", "reached" if ours_rate >= 5000 else "NOT reached")
 
 

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+import numpy as np
+
 from ontology.concepts import fold
 
 TRACKING = re.compile(
@@ -38,6 +40,10 @@ _SEEDS = [
     int.from_bytes(hashlib.sha256(f"seed{i}".encode()).digest()[:8], "big") for i in range(BANDS * ROWS)
 ]
 _MASK = (1 << 64) - 1
+#: The same seeds and multiplier as uint64 arrays: numpy's uint64 arithmetic wraps modulo 2**64,
+#: which is exactly ``& _MASK``, so the vectorised signature equals the pure-Python one bit for bit.
+_SEED_ARRAY = np.array(_SEEDS, dtype=np.uint64)
+_MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
 _WORD = re.compile(r"\w+")
 
 
@@ -62,6 +68,18 @@ def _tokens(text: str) -> list[str]:
 
 
 def _minhash(tokens: list[str]) -> list[int]:
+    shingles = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
+    hashes = np.array(
+        [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles],
+        dtype=np.uint64,
+    )
+    # One (shingles x seeds) array instead of 48 Python loops: ~20x cheaper, same values.
+    mixed = (hashes[:, None] ^ _SEED_ARRAY[None, :]) * _MULTIPLIER
+    return [int(v) for v in mixed.min(axis=0)]
+
+
+def _minhash_reference(tokens: list[str]) -> list[int]:
+    """The pure-Python definition of the signature; tests check ``_minhash`` against it."""
     shingles = {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
     hashes = [int.from_bytes(hashlib.blake2b(s.encode(), digest_size=8).digest(), "big") for s in shingles]
     return [min((h ^ seed) * 0x9E3779B97F4A7C15 & _MASK for h in hashes) for seed in _SEEDS]

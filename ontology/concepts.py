@@ -7,6 +7,8 @@ the only truth: tables are derived from it, never typed twice.
 
 from __future__ import annotations
 
+import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,10 +21,29 @@ from ontology.namespaces import SCHEMES, SKOS
 CONCEPTS_TTL = Path(__file__).parent / "vocab" / "concepts.ttl"
 
 
+def _combining_class() -> re.Pattern[str]:
+    """A character class of exactly the code points ``unicodedata.combining`` marks (any non-zero class)."""
+    points = [i for i in range(sys.maxunicode + 1) if unicodedata.combining(chr(i))]
+    ranges, start = [], points[0]
+    for prev, cur in zip(points, [*points[1:], None], strict=True):
+        if cur != prev + 1:
+            ranges.append(
+                f"{re.escape(chr(start))}-{re.escape(chr(prev))}" if prev > start else re.escape(chr(start))
+            )
+            start = cur
+    return re.compile("[" + "".join(ranges) + "]+")
+
+
+_COMBINING = _combining_class()
+
+
 def fold(text: str) -> str:
     """Lower case, accents stripped, whitespace collapsed: the form labels are compared in."""
+    if text.isascii():
+        # Same result, cheaper: ASCII has no decompositions or combining marks, casefold == lower.
+        return " ".join(text.lower().split())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
-    bare = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+    bare = _COMBINING.sub("", decomposed)  # one regex pass instead of a Python loop per character
     return " ".join(bare.replace("’", "'").split())
 
 

@@ -7,11 +7,27 @@ so every federated instance and every partner's tag map name the same concept.
 
 from __future__ import annotations
 
-from rdflib import Namespace
+from functools import lru_cache
+
+from rdflib import Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, ORG, OWL, PROV, RDF, RDFS, SDO, SKOS, XSD, DefinedNamespace
 
+
+@lru_cache(maxsize=4096)
+def _term(namespace: str, name: str) -> URIRef:
+    return URIRef(namespace + name)
+
+
+class CachedNamespace(Namespace):
+    """rdflib's Namespace with each term made once: ``SCHEMA.name`` would otherwise build and
+    validate a new URIRef on every access (a dozen times per mapped item). Same terms, same type."""
+
+    def term(self, name: str) -> URIRef:
+        return _term(str(self), name) if isinstance(name, str) else super().term(name)
+
+
 # schema.org is used with its canonical http:// IRIs (rdflib's SDO is https://).
-SCHEMA = Namespace("http://schema.org/")
+SCHEMA = CachedNamespace("http://schema.org/")
 #: SEMIC core vocabularies (CPOV, CPEV): cv:PublicOrganisation, cv:PublicEvent.
 CV = Namespace("http://data.europa.eu/m8g/")
 #: Core Location.

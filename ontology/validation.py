@@ -66,9 +66,9 @@ class ValidationOutcome:
 def validate_batch(data: Graph) -> ValidationOutcome:
     """Validate the union of item graphs; group the results by the item they concern."""
     outcome = ValidationOutcome()
-    conforms, report, _ = validate(data, shacl_graph=shapes_graph(), inference="none", allow_warnings=True)
-    if conforms:
-        return outcome
+    # With allow_warnings, ``conforms`` is True when there are only warnings: read the report anyway,
+    # otherwise a batch without violations would hide its warnings from the partner.
+    _, report, _ = validate(data, shacl_graph=shapes_graph(), inference="none", allow_warnings=True)
     for result in report.subjects(predicate=None, object=SH.ValidationResult):
         focus = report.value(result, SH.focusNode)
         severity = report.value(result, SH.resultSeverity)

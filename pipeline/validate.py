@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from rdflib import Graph
 
-from ontology.validation import validate_batch
+from ontology.fast_validation import batch_proofs, item_triples, owned
+from ontology.validation import ValidationOutcome, validate_batch
 from pipeline.contracts import RecordError
 from pipeline.map import MappedItem
 
@@ -20,11 +21,27 @@ def validate_items(
     """Split items into (valid, errors for quarantined ones, warnings)."""
     if not items:
         return [], [], []
-    union = Graph()
-    for item in items:
-        union += item.content
-        union += item.provenance
-    outcome = validate_batch(union)
+    # Items the cheap check proves conforming (no violation, no warning) skip pySHACL; the rest are
+    # validated by pySHACL as before, on the union without the proven items' own nodes (which, by
+    # construction, no other item names) but with the nodes they share (source, run, networks).
+    triples = [item_triples(item.content, item.provenance) for item in items]
+    proofs = batch_proofs([(item.iri, t) for item, t in zip(items, triples, strict=True)])
+    outcome = ValidationOutcome()
+    if any(proof is None for proof in proofs):
+        union = Graph()
+        shared: set = set()
+        for item, item_t, proof in zip(items, triples, proofs, strict=True):
+            if proof is not None:
+                shared.update(t for t in item_t if not owned(item.iri, t[0]))
+            else:
+                union += item.content
+                union += item.provenance
+        for triple in shared:
+            union.add(triple)
+        outcome = validate_batch(union)
+    for item, proof in zip(items, proofs, strict=True):
+        if proof:
+            outcome.warnings[item.iri] = list(proof)
     valid, errors = [], []
     for item in items:
         problems = outcome.violations.get(item.iri)

@@ -23,6 +23,7 @@ from ontology.mapping.common import (
     clean_text,
     country_iri,
     iri,
+    item_graph,
     item_language,
     text,
 )
@@ -59,7 +60,7 @@ def map_case(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     """The case's IRI, content graph and the values nothing mapped."""
     subject = item_iri(base, "case", item.source_id, item.native_id)
     case: dict[str, Any] = dict(item.extra.get("case") or {})
-    g = Graph()
+    g = item_graph()
     g.add((subject, RDF.type, INNONET.InnovationCase))
     g.add((subject, RDF.type, SCHEMA.CreativeWork))
     title = clean_text(item.title)

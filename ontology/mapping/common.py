@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
 from rdflib import Graph, Literal, URIRef
+from rdflib.plugins.stores.memory import SimpleMemory
 from rdflib.term import _is_valid_uri
 
 from ontology.concepts import resolve
@@ -132,6 +133,16 @@ def add_common(
         code = EU_LANGUAGE_CODES.get(language.split("-")[0])
         if code:
             g.add((subject, DCTERMS.language, EU_LANGUAGE[code]))
+
+
+def item_graph() -> Graph:
+    """An empty graph for one item's statements, on rdflib's SimpleMemory store.
+
+    Item graphs hold ~30 triples and are never queried by context, so the context-aware default
+    store only costs time: SimpleMemory adds a triple in less than half the time. The triples are
+    the same; only the order ``serialize`` writes them in may differ (hashes sort them).
+    """
+    return Graph(store=SimpleMemory())
 
 
 def country_iri(code: str | None) -> URIRef | None:

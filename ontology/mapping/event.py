@@ -20,6 +20,7 @@ from ontology.mapping.common import (
     clean_text,
     country_iri,
     iri,
+    item_graph,
     item_language,
     text,
 )
@@ -63,7 +64,7 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     """The event's IRI, content graph and unmapped source tags."""
     subject = item_iri(base, "event", item.source_id, item.native_id)
     extra = item.extra
-    g = Graph()
+    g = item_graph()
     g.add((subject, RDF.type, SCHEMA.Event))
     g.add((subject, RDF.type, CV.PublicEvent))
     title = clean_text(item.title)

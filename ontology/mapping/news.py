@@ -7,7 +7,7 @@ re-harvest of the same feed is "unchanged", not a new version.
 
 from __future__ import annotations
 
-from rdflib import Graph, Literal
+from rdflib import Literal
 
 from ontology.mapping.common import (
     MappingResult,
@@ -16,6 +16,7 @@ from ontology.mapping.common import (
     add_themes,
     clean_html,
     clean_text,
+    item_graph,
     item_language,
     text,
 )
@@ -30,7 +31,7 @@ __all__ = ["map_news", "map_news_item", "provenance"]
 def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     """The item's IRI, content graph and unmapped source tags."""
     subject = item_iri(base, "news", item.source_id, item.native_id)
-    g = Graph()
+    g = item_graph()
     g.add((subject, RDF.type, SCHEMA.NewsArticle))
     title = clean_text(item.title)
     summary = clean_text(item.summary)

@@ -8,7 +8,7 @@ networks ``innonet:Network``. Names are language-tagged ``skos:prefLabel`` (CPOV
 
 from __future__ import annotations
 
-from rdflib import Graph, Literal
+from rdflib import Literal
 
 from ontology.mapping.common import (
     MappingResult,
@@ -18,6 +18,7 @@ from ontology.mapping.common import (
     clean_text,
     country_iri,
     iri,
+    item_graph,
     item_language,
     text,
 )
@@ -31,7 +32,7 @@ def map_organisation(item: RawItem, source: SourceSpec, base: str) -> MappingRes
     """The organisation's IRI, content graph and unmapped values."""
     subject = item_iri(base, "organisation", item.source_id, item.native_id)
     extra = item.extra
-    g = Graph()
+    g = item_graph()
     g.add((subject, RDF.type, ORG.Organization))
     g.add((subject, RDF.type, SCHEMA.Organization))
     if extra.get("public") or extra.get("level"):

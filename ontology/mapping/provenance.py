@@ -8,13 +8,31 @@ network that handed it to us last): a federated instance appends its hop, nothin
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import lru_cache
 
 from rdflib import BNode, Graph, Literal, URIRef
-from rdflib.collection import Collection
+from rdflib.term import Node
 
-from ontology.mapping.common import dt_literal, iri
+from ontology.mapping.common import dt_literal, iri, item_graph
 from ontology.namespaces import INNONET, PROV, RDF
 from ontology.uris import harvest_iri, network_iri, payload_iri, source_iri
+
+
+@lru_cache(maxsize=64)
+def _run_terms(
+    when: datetime, raw_sha256: str | None, mapping_version: str, base: str | None, source_id: str | None
+) -> tuple[Literal, URIRef | None, Literal, URIRef | None, tuple[tuple[URIRef, URIRef, Node], ...]]:
+    """Terms every item of one harvest run shares, made once per run instead of once per item."""
+    stamp = dt_literal(when)
+    payload = payload_iri(raw_sha256) if raw_sha256 else None
+    run = harvest_iri(base, source_id, when) if base and source_id else None
+    run_triples: list[tuple[URIRef, URIRef, Node]] = []
+    if run is not None and base and source_id:
+        run_triples += [(run, RDF.type, PROV.Activity), (run, PROV.startedAtTime, stamp)]
+        run_triples.append((run, PROV.used, source_iri(base, source_id)))
+        if payload is not None:
+            run_triples.append((run, PROV.generated, payload))
+    return stamp, payload, Literal(mapping_version), run, tuple(run_triples)
 
 
 def provenance(
@@ -30,27 +48,27 @@ def provenance(
     primary_source: str | None = None,
 ) -> Graph:
     """When, by which harvest run, from which bytes and through which networks the record was made."""
-    g = Graph()
+    g = item_graph()
     when = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)
-    g.add((subject, PROV.generatedAtTime, dt_literal(when)))
-    if raw_sha256:
-        g.add((subject, PROV.wasDerivedFrom, payload_iri(raw_sha256)))
-    g.add((subject, INNONET.mappingVersion, Literal(mapping_version)))
-    if base and source_id:
-        run = harvest_iri(base, source_id, when)
+    stamp, payload, version, run, run_triples = _run_terms(when, raw_sha256, mapping_version, base, source_id)
+    g.add((subject, PROV.generatedAtTime, stamp))
+    if payload is not None:
+        g.add((subject, PROV.wasDerivedFrom, payload))
+    g.add((subject, INNONET.mappingVersion, version))
+    if run is not None:
         g.add((subject, PROV.wasGeneratedBy, run))
-        g.add((run, RDF.type, PROV.Activity))
-        g.add((run, PROV.startedAtTime, dt_literal(when)))
-        g.add((run, PROV.used, source_iri(base, source_id)))
-        if raw_sha256:
-            g.add((run, PROV.generated, payload_iri(raw_sha256)))
+        for triple in run_triples:
+            g.add(triple)
     chain: list[URIRef] = [u for u in (iri(n) for n in upstream_networks or []) if u is not None]
     if base and network_id:
         chain.append(network_iri(base, network_id))
     if chain:
-        head = BNode()
-        Collection(g, head, list(chain))
-        g.add((subject, INNONET.networkChain, head))
+        # The rdf:List written cell by cell (what rdflib's Collection writes, without its lookups).
+        cells = [BNode() for _ in chain]
+        for cell, network, rest in zip(cells, chain, [*cells[1:], RDF.nil], strict=True):
+            g.add((cell, RDF.first, network))
+            g.add((cell, RDF.rest, rest))
+        g.add((subject, INNONET.networkChain, cells[0]))
         for network in chain:
             g.add((subject, PROV.wasAttributedTo, network))
     primary = iri(primary_source)

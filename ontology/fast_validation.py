@@ -1,0 +1,240 @@
+"""A cheap, sound proof of conformance for the common case, so pySHACL runs only where it must.
+
+pySHACL costs ~0.6 ms per item even in batches (../shared/design/performance.md). Most harvested
+items are ordinary news articles with nothing to report. This module re-implements, in plain
+Python, the constraints of ``ontology/shapes/items.shacl.ttl`` that apply to such an item
+(NewsArticleShape, ProvenanceShape, ConceptsShape) and answers one question: *does pySHACL
+certainly find no result at all (no violation, no warning) for this item?*
+
+* ``True`` is a proof: the item is stored without pySHACL. It is only given when every shape that
+  could target any node of the item is one this module implements, every constraint holds, and the
+  item's nodes are not shared with another item of the batch (``batch_proofs``).
+* ``False`` means "not proven": pySHACL stays authoritative and produces the report and the
+  plain-language messages exactly as before. Events, cases, organisations, places, items with
+  warnings and anything unusual always take this path.
+
+The check is bound to the shapes it was written for: ``shapes_fingerprint`` must equal
+``COVERED_SHAPES_FINGERPRINT``, otherwise nothing is proven (every item goes to pySHACL) until
+someone updates this module; tests/ontology/test_fast_validation.py fails in that case, and checks
+the proofs against pySHACL on every corpus item and on broken variants of them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from functools import lru_cache
+
+from rdflib import Graph, Literal, URIRef
+from rdflib.compare import to_canonical_graph
+from rdflib.term import Node
+
+from ontology.namespaces import DCTERMS, INNONET, ORG, PROV, RDF, RDFS, SCHEMA, XSD
+from ontology.validation import SHAPES_DIR
+
+Triple = tuple[Node, Node, Node]
+
+#: sha256 of the canonical N-Triples of the shapes this module implements (see ``shapes_fingerprint``).
+COVERED_SHAPES_FINGERPRINT = "8e6aa095b00187048781ec91a1c3d192e5f1e1ab2ccf1a24c710ab9e8673d68c"
+
+#: Every class some shape targets (sh:targetClass); a node of one of these types is a focus node.
+TARGET_CLASSES = frozenset(
+    {SCHEMA.NewsArticle, SCHEMA.Event, INNONET.InnovationCase, ORG.Organization, SCHEMA.Place}
+)
+#: Every predicate some shape targets the subjects of (sh:targetSubjectsOf).
+CONCEPT_PREDICATES = (
+    DCTERMS.subject,
+    INNONET.innovationFacet,
+    INNONET.lifecycleStage,
+    INNONET.governmentLevel,
+    INNONET.barrier,
+)
+TARGET_SUBJECTS_OF = frozenset({INNONET.mappingVersion, *CONCEPT_PREDICATES})
+CONCEPT_PATTERNS = {
+    DCTERMS.subject: re.compile(r"^https://w3id\.org/innonet/concepts/theme/"),
+    INNONET.innovationFacet: re.compile(r"^https://w3id\.org/innonet/concepts/facet/"),
+    INNONET.lifecycleStage: re.compile(r"^https://w3id\.org/innonet/concepts/stage/"),
+    INNONET.governmentLevel: re.compile(r"^https://w3id\.org/innonet/concepts/level/"),
+    INNONET.barrier: re.compile(r"^https://w3id\.org/innonet/concepts/barrier/"),
+}
+_TYPE, _SUBCLASS_OF = RDF.type, RDFS.subClassOf
+#: NewsArticleShape's warning for an undated item, as plain_message renders pySHACL's result.
+NO_DATE_WARNING = "the item has no publication date it could be sorted by (field schema:datePublished)"
+ZONE_PATTERN = re.compile(r"(Z|[+-][0-9]{2}:[0-9]{2})$")
+
+
+@lru_cache(maxsize=1)
+def shapes_fingerprint() -> str:
+    """A hash of the shapes files that ignores blank-node labels, order and whitespace."""
+    # Parsed afresh: pySHACL may add triples to the shapes graph it is given (the cached one).
+    shapes = Graph()
+    for path in sorted(SHAPES_DIR.glob("*.ttl")):
+        shapes.parse(path, format="turtle")
+    canonical = to_canonical_graph(shapes)
+    lines = sorted(line for line in canonical.serialize(format="nt").splitlines() if line.strip())
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def enabled() -> bool:
+    """True while the shapes are the ones this module implements; otherwise nothing is proven."""
+    return shapes_fingerprint() == COVERED_SHAPES_FINGERPRINT
+
+
+def _is_datetime(value: Node) -> bool:
+    # pySHACL's sh:datatype xsd:dateTime: a literal of that datatype whose value parsed as a datetime.
+    return (
+        isinstance(value, Literal)
+        and value.datatype == XSD.dateTime
+        and value.language is None
+        and isinstance(value.value, datetime)
+    )
+
+
+def _is_string(value: Node) -> bool:
+    # sh:or ( [sh:datatype rdf:langString] [sh:datatype xsd:string] ): a tagged or a plain string.
+    if not isinstance(value, Literal) or not isinstance(value.value, str):
+        return False
+    if value.language:
+        return value.datatype is None
+    return value.datatype is None or value.datatype == XSD.string
+
+
+def _news_conforms(props: dict[Node, set[Node]]) -> bool:
+    """NewsArticleShape with no result, including its warning (a missing publication date)."""
+    headlines = props.get(SCHEMA.headline, set())
+    if len(headlines) != 1:
+        return False
+    (headline,) = headlines
+    if not _is_string(headline) or not 1 <= len(str(headline)) <= 2000:
+        return False
+    urls = props.get(SCHEMA.url, set())
+    if len(urls) > 1 or not all(isinstance(u, URIRef) for u in urls):
+        return False
+    published = props.get(SCHEMA.datePublished, set())
+    if len(published) > 1 or not all(_is_datetime(v) for v in published):
+        return False
+    sources = props.get(DCTERMS.source, set())
+    if len(sources) != 1 or not all(isinstance(v, URIRef) for v in sources):
+        return False
+    networks = props.get(INNONET.network, set())
+    if not networks or not all(isinstance(v, URIRef) for v in networks):
+        return False
+    harvested = props.get(PROV.generatedAtTime, set())
+    return len(harvested) == 1 and all(_is_datetime(v) for v in harvested)
+
+
+def _provenance_conforms(props: dict[Node, set[Node]]) -> bool:
+    """ProvenanceShape (targets subjects of innonet:mappingVersion)."""
+    runs = props.get(PROV.wasGeneratedBy, set())
+    if len(runs) > 1 or not all(isinstance(v, URIRef) for v in runs):
+        return False
+    times = props.get(PROV.generatedAtTime, set())
+    if not all(isinstance(v, Literal | URIRef) and ZONE_PATTERN.search(str(v)) for v in times):
+        return False
+    return len(props.get(INNONET.networkChain, set())) <= 1
+
+
+def _concepts_conform(props: dict[Node, set[Node]]) -> bool:
+    """ConceptsShape (targets subjects of any concept predicate): every value one of our concepts."""
+    for predicate, pattern in CONCEPT_PATTERNS.items():
+        values = props.get(predicate, set())
+        if not all(isinstance(v, URIRef) and pattern.search(str(v)) for v in values):
+            return False
+    return len(props.get(INNONET.lifecycleStage, set())) <= 1
+
+
+def owned(item: URIRef, subject: Node) -> bool:
+    """The item's own nodes: its IRI and its fragments (``{item}#place``)."""
+    # Plain str operations: rdflib's term equality is Python code and this runs per triple.
+    if not isinstance(subject, URIRef) or not str.startswith(subject, item):
+        return False
+    return len(subject) == len(item) or subject[len(item)] == "#"
+
+
+def proves_conformance(item: URIRef, triples: Iterable[Triple]) -> bool:
+    """True only if pySHACL, on these triples alone, reports nothing at all for any node in them."""
+    return proven_warnings(item, triples) == []
+
+
+def proven_warnings(item: URIRef, triples: Iterable[Triple]) -> list[str] | None:
+    """None: not proven (ask pySHACL). A list: pySHACL finds no violation and exactly these warnings.
+
+    The one warning this module reproduces is NewsArticleShape's missing publication date, with the
+    text ``ontology.validation.plain_message`` makes of pySHACL's result (tests compare the two).
+    """
+    undated = _proven(item, triples)
+    if undated is None:
+        return None
+    return [NO_DATE_WARNING] if undated else []
+
+
+def _proven(item: URIRef, triples: Iterable[Triple]) -> bool | None:
+    """None if not proven; else whether the no-publication-date warning applies."""
+    if not isinstance(item, URIRef):
+        return None
+    subjects: dict[Node, dict[Node, set[Node]]] = {}
+    predicates: set[Node] = set()
+    for s, p, o in triples:
+        predicates.add(p)
+        subjects.setdefault(s, {}).setdefault(p, set()).add(o)
+    if _SUBCLASS_OF in predicates:
+        return None  # class targets would reach further than this module looks
+    props = subjects.get(item)
+    if props is None:
+        return None
+    for subject, sprops in subjects.items():
+        targeted_types = sprops.get(_TYPE, set()) & TARGET_CLASSES
+        is_item = isinstance(subject, URIRef) and str.__eq__(subject, item)
+        # Any other focus node (a place, a nested event, a concept holder) is pySHACL's job.
+        if not is_item and (targeted_types or TARGET_SUBJECTS_OF.intersection(sprops)):
+            return None
+    if targeted_types_of(props) != {SCHEMA.NewsArticle}:
+        return None
+    if not _news_conforms(props):
+        return None
+    if INNONET.mappingVersion in props and not _provenance_conforms(props):
+        return None
+    if any(p in props for p in CONCEPT_PREDICATES) and not _concepts_conform(props):
+        return None
+    return SCHEMA.datePublished not in props
+
+
+def targeted_types_of(props: dict[Node, set[Node]]) -> set[Node]:
+    return props.get(RDF.type, set()) & TARGET_CLASSES
+
+
+def batch_proofs(items: Sequence[tuple[URIRef, list[Triple]]]) -> list[list[str] | None]:
+    """Per item of a batch: its proven warnings (``proven_warnings``), or None when not proven.
+
+    An item is proven only if ``proven_warnings`` proves it and its nodes are named by no other item.
+
+    pySHACL validates the union of the batch. An item's result can only depend on another item's
+    triples through shared nodes, so an item whose own nodes (``owned``) appear in another item's
+    triples, as subject or object, is never proven. The remaining items are then validated by
+    pySHACL on the union without the proven items' own-node triples, which no other focus node reaches.
+    """
+    if not enabled():
+        return [None] * len(items)
+    mentions: dict[Node, set[int]] = {}
+    for index, (_, triples) in enumerate(items):
+        for s, _, o in triples:
+            mentions.setdefault(s, set()).add(index)
+            if isinstance(o, URIRef):
+                mentions.setdefault(o, set()).add(index)
+    out: list[list[str] | None] = []
+    for index, (item, triples) in enumerate(items):
+        # The item's own nodes as its triples name them (a node it never names cannot affect it).
+        own = {n for s, _, o in triples for n in (s, o) if owned(item, n)}
+        shared = any(mentions.get(n, {index}) != {index} for n in own)
+        out.append(None if shared else proven_warnings(item, triples))
+    return out
+
+
+def item_triples(*graphs: Graph) -> list[Triple]:
+    """The distinct triples of an item's graphs (content + provenance), as pySHACL sees their union."""
+    seen: set[Triple] = set()
+    for graph in graphs:
+        seen.update(graph.triples((None, None, None)))
+    return list(seen)
