@@ -16,6 +16,9 @@ from sqlalchemy import select
 from pipeline.contracts import Registry, SourceSpec
 from pipeline.settings import Settings
 
+#: libyaml's safe loader is ~10x faster on a 1,000-source registry; same semantics as safe_load.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class RegistryError(ValueError):
     """The registry file cannot be used; the message says where and why."""
@@ -24,7 +27,7 @@ class RegistryError(ValueError):
 def parse_registry(text: str, origin: str = "<registry>", samples_url: str = "") -> Registry:
     """Parse registry YAML, substituting ``{samples}`` in URLs, and check references."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_SafeLoader)  # noqa: S506 - a safe loader (libyaml's when present)
     except yaml.YAMLError as exc:
         raise RegistryError(f"{origin}: not valid YAML: {exc}") from exc
     try:
@@ -161,7 +164,7 @@ def validate_source(spec: SourceSpec, allow_hosts: list[str] | None = None, chec
 
 def _read_yaml(path: Path) -> dict[str, Any]:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_SafeLoader) or {}  # noqa: S506
     except (OSError, yaml.YAMLError) as exc:
         raise RegistryError(f"cannot read registry {path}: {exc}") from exc
     data.setdefault("networks", [])
