@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -22,8 +23,9 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from rdflib import BNode, Graph, Literal, Namespace, URIRef
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from api.conneg import negotiate, serialize
+from api.conneg import NotAcceptable, negotiate, serialize
 from api.deps import SettingsDep, StoreDep
 from ontology.namespaces import DCTERMS, PROV, RDF, XSD
 from pipeline.settings import Settings
@@ -220,13 +222,18 @@ def respond(request: Request, body: bytes, etag: str, media: str, cache_control:
     return Response(body, media_type=media + charset, headers=headers)
 
 
+def _cache_key(request: Request, media: str) -> tuple[str, str]:
+    """One key for the route and the fast path: the exact URL fetched, the origin, the format."""
+    return (str(request.url.path) + "?" + request.url.query + "|" + _origin(request), media)
+
+
 async def serve(
     request: Request, store: Store, settings: Settings, urls: Urls, build, media_override: str | None = None
 ):
     media = media_override or negotiate(request.headers.get("accept"))
     if media == "text/html":
         media = "text/turtle"
-    key = (str(request.url.path) + "?" + request.url.query + "|" + urls.origin, media)
+    key = _cache_key(request, media)
     cache = _cache(request)
     hit = cache.get(key)
     if hit is not None:
@@ -256,6 +263,51 @@ def _canonical(request: Request, urls: Urls, target: URIRef) -> Response | None:
 
 def _origin(request: Request) -> str:
     return str(request.base_url).rstrip("/")
+
+
+@lru_cache(maxsize=256)
+def _fast_media(accept: str | None) -> str | None:
+    """What ``serve`` negotiates for this Accept header (None: not acceptable, let the route answer)."""
+    try:
+        media = negotiate(accept)
+    except NotAcceptable:
+        return None
+    return "text/turtle" if media == "text/html" else media
+
+
+class ClosedPageFastPath:
+    """Pure ASGI middleware: a GET for an answer already cached as immutable is sent from the cache.
+
+    Closed pages are what subscribers fetch most and they never change, so they need not pass
+    FastAPI's routing, parameter validation and dependencies again (the bench measured about a
+    tenth of uvicorn's rate for the same bytes through that path). Only entries ``serve`` put in
+    the cache are answered, with the same key and the same :func:`respond` (body, Content-Type,
+    ETag and 304, Cache-Control, Vary, CORS); an entry exists only for a canonical, validated URL.
+    Everything else falls through unchanged.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"].startswith("/ldes/feed"):
+            app = scope.get("app")
+            cache = getattr(app.state, "ldes_cache", None) if app is not None else None
+            if cache:
+                request = Request(scope)
+                media = _fast_media(request.headers.get("accept"))
+                key = _cache_key(request, media) if media else None
+                hit = cache.get(key) if key else None
+                if hit is not None:
+                    cache.move_to_end(key)
+                    await respond(request, hit[0], hit[1], media, IMMUTABLE)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def install_fast_path(app) -> None:
+    """Put :class:`ClosedPageFastPath` outermost (call after every other ``add_middleware``)."""
+    app.add_middleware(ClosedPageFastPath)
 
 
 @router.get("/ldes/feed", operation_id="ldes-stream")

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from rdflib import Graph, Literal, Namespace, URIRef
 from rdflib.compare import isomorphic
+from starlette.responses import Response
 
 from api.main import create_app
+from api.routers.ldes import ClosedPageFastPath
 from store.members import MemberLog
 from store.repository import Store
 
@@ -222,3 +226,93 @@ def test_filtered_views_are_their_own_streams(stream) -> None:
     r = client.get("/ldes/feed/by-time?page=1&day=2026-01-01", follow_redirects=False)
     assert r.status_code == 301
     assert r.headers["location"] == f"{ORIGIN}/ldes/feed/by-time?day=2026-01-01&page=1"
+
+
+def _fast_path_only(app, reached: list[str]) -> httpx.AsyncClient:
+    """The fast path alone, in front of an app that only records what fell through to it."""
+
+    async def downstream(scope, receive, send) -> None:
+        reached.append(scope["method"] + " " + scope["path"] + "?" + scope["query_string"].decode())
+        await Response(status_code=204)(scope, receive, send)
+
+    fast = ClosedPageFastPath(downstream)
+
+    async def with_app(scope, receive, send) -> None:
+        scope["app"] = app  # what Starlette sets before its middleware stack
+        await fast(scope, receive, send)
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=with_app), base_url=ORIGIN)
+
+
+@pytest.mark.parametrize(
+    "accept",
+    ["text/turtle", "application/n-quads", "application/n-triples", "application/ld+json", "text/html", None],
+)
+def test_fast_path_answers_closed_pages_byte_for_byte_as_the_route_does(stream, accept) -> None:
+    client, _ = stream
+    app = client.app
+    url = "/ldes/feed/by-time?day=2026-01-01&page=1"
+    headers = {"Accept": accept} if accept else {}
+
+    def via_route(extra: dict[str, str]) -> httpx.Response:
+        getattr(app.state, "ldes_cache", {}).clear()  # an empty cache: the route renders and answers
+        return client.get(url, headers=headers | extra)
+
+    route = via_route({})
+    assert route.status_code == 200
+    assert route.headers["cache-control"] == IMMUTABLE
+    route_304 = via_route({"If-None-Match": route.headers["etag"]})
+    assert route_304.status_code == 304
+    client.get(url, headers=headers)  # cached by the route, as in production
+
+    reached: list[str] = []
+
+    async def via_fast_path() -> list[httpx.Response]:
+        async with _fast_path_only(app, reached) as fast:
+            return [
+                await fast.get(url, headers=headers),
+                await fast.get(url, headers=headers | {"If-None-Match": route.headers["etag"]}),
+                await fast.get(
+                    url, headers=headers | {"If-None-Match": '"other", W/' + route.headers["etag"]}
+                ),
+            ]
+
+    fast, fast_304, fast_weak = asyncio.run(via_fast_path())
+    assert reached == []  # the fast path answered all three alone
+    for ours, theirs in ((fast, route), (fast_304, route_304), (fast_weak, route_304)):
+        assert ours.status_code == theirs.status_code
+        assert ours.headers.multi_items() == theirs.headers.multi_items()
+        assert ours.content == theirs.content
+    # and the whole app (fast path installed outermost) answers the same from its cache
+    again = client.get(url, headers=headers)
+    assert (again.headers.multi_items(), again.content) == (route.headers.multi_items(), route.content)
+
+
+def test_fast_path_lets_everything_else_through(stream) -> None:
+    client, _ = stream
+    app = client.app
+    closed = "/ldes/feed/by-time?day=2026-01-01&page=1"
+    client.get(closed, headers={"Accept": "text/turtle"})  # cached as turtle only
+    today = datetime.now(UTC).strftime("%Y-%m-%d")
+    misses = [
+        ("GET", closed, {"Accept": "application/n-quads"}),  # not rendered in this format yet
+        ("GET", closed, {"Accept": "image/png"}),  # 406 is the route's answer
+        ("HEAD", closed, {"Accept": "text/turtle"}),
+        ("GET", "/ldes/feed/by-time?page=1&day=2026-01-01", {"Accept": "text/turtle"}),  # 301 by the route
+        ("GET", f"/ldes/feed/by-time?day={today}&page=1", {"Accept": "text/turtle"}),  # open: never cached
+        ("GET", "/ldes/feed/by-time", {"Accept": "text/turtle"}),
+        ("GET", "/health", {}),
+    ]
+    reached: list[str] = []
+
+    async def send_all() -> list[int]:
+        async with _fast_path_only(app, reached) as fast:
+            hit = await fast.get(closed, headers={"Accept": "text/turtle"})
+            return [hit.status_code] + [
+                (await fast.request(m, u, headers=h)).status_code for m, u, h in misses
+            ]
+
+    statuses = asyncio.run(send_all())
+    assert statuses == [200] + [204] * len(misses)
+    assert reached == [m + " " + u.split("?")[0] + "?" + (u.split("?") + [""])[1] for m, u, _ in misses]
+    assert client.get(closed, headers={"Accept": "image/png"}).status_code == 406
