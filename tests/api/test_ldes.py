@@ -149,6 +149,48 @@ def test_view_pages_members_and_tombstones_by_day(stream) -> None:
     assert len(list(seen[str(corrected)].objects(corrected, PROV.generatedAtTime))) == 1
 
 
+def test_relations_bound_every_node_by_time(stream) -> None:
+    """Each relation names prov:generatedAtTime and a value, and the values really bound the members below.
+
+    Ordered replication depends on this: a client may only emit a member once no relation can
+    still lead to an earlier one.
+    """
+    client, _ = stream
+    seen_relations = checked = 0
+    frontier = ["/ldes/feed/by-time"]
+    while frontier:
+        g, _ = get_graph(client, frontier.pop())
+        for rel in g.objects(None, TREE.relation):
+            seen_relations += 1
+            kind = g.value(rel, RDF_TYPE)
+            assert kind in (
+                TREE.GreaterThanOrEqualToRelation,
+                TREE.LessThanRelation,
+                TREE.LessThanOrEqualToRelation,
+            )
+            assert g.value(rel, TREE.path) == PROV.generatedAtTime
+            bound = g.value(rel, TREE.value).toPython()
+            target = str(g.value(rel, TREE.node)).removeprefix(ORIGIN)
+            page, _ = get_graph(client, target, "application/n-quads")
+            times = [
+                t.toPython()
+                for m in page.objects(None, TREE.member)
+                for t in page.objects(m, PROV.generatedAtTime)
+            ]
+            checked += len(times)
+            for t in times:
+                if kind == TREE.GreaterThanOrEqualToRelation:
+                    assert t >= bound, (target, t, bound)
+                elif kind == TREE.LessThanRelation:
+                    assert t < bound, (target, t, bound)
+                else:
+                    assert t <= bound, (target, t, bound)
+            if "page=" not in target and target not in frontier:
+                frontier.append(target)
+    assert seen_relations >= 6
+    assert checked >= 5, "no member time was compared with a relation bound"
+
+
 def test_closed_pages_are_immutable_and_never_change_open_ones_are_short_lived(stream) -> None:
     client, log = stream
     url = "/ldes/feed/by-time?day=2026-01-01&page=1"
