@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import resource
-import shutil
 import sys
 import tempfile
 import time
@@ -23,19 +22,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-CORPUS = REPO.parent / "shared" / "corpus" / "rss_atom"
-FEEDS = [
-    "guardian_rss2.xml",
-    "heise_de_atom.xml",
-    "spiegel_de_rss2.xml",
-    "wordpress_rss2_dc_atom.xml",
-    "golem_de_iso-8859-1.xml",
-    "bbc_rss2_media.xml",
-    "techcrunch_feedburner_rss2.xml",
-    "nrcan_earthquakes_fr.xml",
-    "laut_de_rss10.rdf.xml",
-    "youtube_atom_media.xml",
-]
+from bench.loopback import FEEDS, serve_on_hosts  # noqa: E402 - after the sys.path line
 
 
 def main() -> int:
@@ -47,7 +34,6 @@ def main() -> int:
 
     import feedparser
 
-    from crawlers.samples.server import serve_directory
     from pipeline.contracts import SourceSpec
     from pipeline.fetch import fetch_sources
     from pipeline.parse import parse_fetched
@@ -56,13 +42,7 @@ def main() -> int:
 
     with tempfile.TemporaryDirectory(prefix="innonet-bench-crawl-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        served = root / "served"
-        served.mkdir()
-        for name in FEEDS:
-            shutil.copy(CORPUS / name, served / name)
-        (served / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
-        hosts = [f"127.0.1.{i + 1}" for i in range(args.hosts)]
-        bases = [stack.enter_context(serve_directory(served, host=h)) for h in hosts]
+        hosts, bases = serve_on_hosts(stack, root, args.hosts)
         sources = [
             SourceSpec(
                 id=f"s{i:04d}",

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -38,19 +37,8 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
-CORPUS = REPO.parent / "shared" / "corpus" / "rss_atom"
-FEEDS = [
-    "guardian_rss2.xml",
-    "heise_de_atom.xml",
-    "spiegel_de_rss2.xml",
-    "wordpress_rss2_dc_atom.xml",
-    "golem_de_iso-8859-1.xml",
-    "bbc_rss2_media.xml",
-    "techcrunch_feedburner_rss2.xml",
-    "nrcan_earthquakes_fr.xml",
-    "laut_de_rss10.rdf.xml",
-    "youtube_atom_media.xml",
-]
+from bench.loopback import FEEDS, serve_on_hosts  # noqa: E402 - after the sys.path line
+
 DAG_ID = "innonet_harvest"
 
 
@@ -95,17 +83,9 @@ def main() -> int:
     ap.add_argument("--es-url", default="http://127.0.0.1:9200")
     args = ap.parse_args()
 
-    from crawlers.samples.server import serve_directory
-
     with tempfile.TemporaryDirectory(prefix="innonet-bench-orch-") as tmp, ExitStack() as stack:
         root = Path(tmp)
-        served = root / "served"
-        served.mkdir()
-        for name in FEEDS:
-            shutil.copy(CORPUS / name, served / name)
-        (served / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n")
-        hosts = [f"127.0.1.{i + 1}" for i in range(args.hosts)]
-        bases = [stack.enter_context(serve_directory(served, host=h)) for h in hosts]
+        hosts, bases = serve_on_hosts(stack, root, args.hosts)
         registry = root / "registry.yaml"
         registry.write_text(_registry_yaml(bases, args.sources), encoding="utf-8")
         for d in ("data-dag", "data-direct"):

@@ -115,8 +115,6 @@ def demo(args: argparse.Namespace) -> int:
         settings = base.model_copy(
             update={
                 "samples_url": samples_url,
-                "registry_path": base.registry_path,
-                "search_backend": base.search_backend,
                 "fetch_allow_hosts": [*base.fetch_allow_hosts, "127.0.0.1"],
                 "fetch_delay_s": 0.0,
                 "base_url": f"http://{args.host}:{args.port}",

@@ -23,3 +23,4 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
         line for line in (REPO / ".ci" / "run").read_text().splitlines() if line and not line.startswith("#")
     ]
     assert ci[-1] == "bin/test"
+    assert "```sh\nbin/test\n```" in readme

@@ -12,9 +12,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
-import pytest
 import uvicorn
 from rdflib import Graph, URIRef
+
+from tests.needs import missing
 
 NPM_PREFIX = Path(os.environ.get("INNONET_NPM_PREFIX", Path.home() / ".cache" / "innonet" / "npm"))
 LDES_CLIENT = NPM_PREFIX / "node_modules" / ".bin" / "ldes-client"
@@ -50,12 +51,9 @@ def running_app(app) -> Iterator[str]:
 
 def ldes_client_path() -> Path:
     """The official client installed by bin/setup; fails under CI, skips elsewhere, when missing."""
-    if LDES_CLIENT.exists() and shutil.which("node"):
-        return LDES_CLIENT
-    reason = f"npm ldes-client not installed at {LDES_CLIENT} (bin/setup installs it)"
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(reason)
-    pytest.skip(reason)
+    if not (LDES_CLIENT.exists() and shutil.which("node")):
+        missing(f"npm ldes-client not installed at {LDES_CLIENT} (bin/setup --test-tools installs it)")
+    return LDES_CLIENT
 
 
 def members_of(nquads: str) -> dict[str, tuple[str, bool]]:

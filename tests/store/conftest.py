@@ -14,14 +14,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.needs import missing
+
 
 def _pg_admin_url() -> str:
     url = os.environ.get("INNONET_TEST_PG_URL", "")
     if not url:
-        problem = "INNONET_TEST_PG_URL is not set (bin/test starts PostgreSQL: scripts/postgres.sh start)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{problem}; CI=true: the PostgreSQL store tests must not skip")
-        pytest.skip(problem)
+        missing("INNONET_TEST_PG_URL is not set (bin/test starts PostgreSQL: scripts/postgres.sh start)")
     return url
 
 
@@ -38,9 +37,7 @@ def pg_url() -> Iterator[str]:
         with psycopg.connect(conninfo, autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
     except psycopg.OperationalError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"PostgreSQL at {admin.host}:{admin.port} is not reachable: {exc}")
-        pytest.skip(f"PostgreSQL not reachable: {exc}")
+        missing(f"PostgreSQL at {admin.host}:{admin.port} is not reachable: {exc}")
     yield admin.set(database=name).render_as_string(hide_password=False)
     with psycopg.connect(conninfo, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
