@@ -26,8 +26,10 @@ from pydantic import BaseModel, Field
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.deps import SettingsDep, StoreDep
+from ontology.concepts import fold
 from pipeline.contracts import ItemKind, Platform, SourceSpec
 from pipeline.settings import Settings
+from store import clusters as cluster_store
 from store import partners
 from store.models import HarvestRunRow, SourceRow
 from store.repository import Store, aware
@@ -412,6 +414,38 @@ async def reports(
                     "errors": [e for e in r.errors if e.get("stage") != "validate"],
                 }
                 for r in runs
+            ],
+        }
+
+    return await run_in_threadpool(read)
+
+
+@router.get("/sources/{source_id}/unmapped-tags", operation_id="partner-sources-unmapped-tags")
+async def unmapped_tags(
+    source_id: str, partner: PartnerDep, store: StoreDep, settings: SettingsDep, limit: int = 100
+) -> dict[str, Any]:
+    """Your source's own tags that map onto none of our themes, most frequent first.
+
+    These are what to put in the source's tag map next. Tags the current tag map already covers
+    are left out, so the list shrinks as you map them (the counts are kept for when you unmap).
+    """
+
+    def read() -> dict[str, Any]:
+        view = _find(store, settings, partner, source_id)  # 404 unless it is ours
+        mapped = {fold(tag) for tag in (view.get("tag_map") or {})}
+        rows = [r for r in cluster_store.unmapped_tags(store.engine, source_id) if fold(r.tag) not in mapped]
+        return {
+            "source": source_id,
+            "total": len(rows),
+            "tags": [
+                {
+                    "tag": r.tag,
+                    "count": r.count,
+                    "first_seen_at": aware(r.first_seen_at),
+                    "last_seen_at": aware(r.last_seen_at),
+                    "example_item": r.example_item,
+                }
+                for r in rows[: max(1, min(limit, 500))]
             ],
         }
 

@@ -324,6 +324,9 @@ async def source_page(source_id: str, request: Request) -> Response:
             return render(request, "error.html", {"status": 404, "message_key": "error.no_source"}, 404)
         source = response.json()
         reports = (await call(request, "GET", f"/sources/{source_id}/reports", params={"limit": 10})).json()
+        unmapped = (
+            await call(request, "GET", f"/sources/{source_id}/unmapped-tags", params={"limit": 20})
+        ).json()
     except SignedOut:
         return _redirect_sign_in()
     sentences = health_sentences(source, lang)
@@ -339,6 +342,7 @@ async def source_page(source_id: str, request: Request) -> Response:
             "level": _level(sentences),
             "runs": reports.get("runs", []),
             "tag_rows": tag_rows,
+            "unmapped": unmapped.get("tags", []),
             "tag_text": "\n".join(f"{tag} = {iri.rsplit('/', 1)[-1]}" for tag, iri, _ in tag_rows),
             "added": request.query_params.get("added") == "1",
             "saved": request.query_params.get("saved") == "1",

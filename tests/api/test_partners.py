@@ -214,3 +214,35 @@ def test_metrics_expose_harvest_health(app_env):
     assert 'innonet_harvest_attempts{state="running"} 0.0' in text
     assert 'innonet_harvest_attempts{state="failed"} 1.0' in text
     assert 'innonet_sources{status="never"} 2.0' in text  # heise and psy were not harvested
+
+
+def test_unmapped_tags_list_what_to_map_next(app_env):
+    client, _, keys = app_env
+    from pipeline.harvest import harvest
+
+    a, b = _auth(keys["a"]), _auth(keys["b"])
+    assert client.post("/partner/v1/sources", json=_new_source(keys["feed"]), headers=a).status_code == 201
+    harvest(client.app.state.settings, ["lab-news"])
+    r = client.get("/partner/v1/sources/lab-news/unmapped-tags", headers=a)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    tags = [t["tag"] for t in body["tags"]]
+    assert len(tags) == min(100, body["total"])
+    assert tags
+    assert "Politics" not in tags  # the source's tag map covers it
+    counts = [t["count"] for t in body["tags"]]
+    assert counts == sorted(counts, reverse=True)
+    assert counts[0] >= 1
+    assert body["tags"][0]["example_item"].startswith("http")
+    # mapping the most frequent one takes it off the list
+    top = tags[0]
+    r = client.put(
+        "/partner/v1/sources/lab-news/tag-map", json={"Politics": "t-gov", top: "t-gov"}, headers=a
+    )
+    assert r.status_code == 200, r.text
+    after = client.get("/partner/v1/sources/lab-news/unmapped-tags", headers=a).json()
+    assert top not in [t["tag"] for t in after["tags"]]
+    assert after["total"] == body["total"] - 1
+    # another network sees nothing
+    assert client.get("/partner/v1/sources/lab-news/unmapped-tags", headers=b).status_code == 404
+    assert client.get("/partner/v1/sources/lab-news/unmapped-tags").status_code == 401

@@ -183,6 +183,12 @@ def test_partner_pages_need_a_key_and_keep_it_in_a_strict_cookie(client) -> None
     client.cookies.set("innonet_partner", client.partner_key, path="/partners")
     dashboard = client.get("/partners")
     assert "Sources of Lab Alpha" in dashboard.text
+    # the Guardian's own categories match none of our themes: the source page lists them to map next
+    source_page = client.get("/partners/sources/guardian").text
+    assert "Your tags we could not place yet" in source_page
+    listed = re.findall(r'<ul class="unmapped"[^>]*>(.*?)</ul>', source_page, re.S)
+    assert listed
+    assert listed[0].count("<li>") == 20
     # Preview without JavaScript: the form posts and the page shows the result, storing nothing.
     r = client.post(
         "/partners/sources/new",
