@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from rdflib import Graph, URIRef
+from rdflib import URIRef
 
 from ontology.mapping.case import map_case
 from ontology.mapping.common import MappingResult
@@ -19,6 +19,7 @@ from ontology.mapping.event import map_event
 from ontology.mapping.news import map_news_item
 from ontology.mapping.organisation import map_organisation
 from ontology.mapping.provenance import provenance
+from ontology.triples import ItemGraph
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
 Mapper = Callable[[RawItem, SourceSpec, str], MappingResult]
@@ -38,12 +39,12 @@ class MappedItem:
     iri: URIRef
     native_id: str
     kind: str
-    content: Graph
-    provenance: Graph
+    content: ItemGraph
+    provenance: ItemGraph
     #: Source tags (and case values) that map onto none of our concepts; recorded for the partner.
     unmapped: list[str] = field(default_factory=list)
     #: Derived statements (cluster membership): stored and published, not hashed.
-    derived: Graph = field(default_factory=Graph)
+    derived: ItemGraph = field(default_factory=ItemGraph)
     #: The raw item, for clustering (title, URL, dates) without re-reading the graph.
     raw: RawItem | None = None
 

@@ -16,7 +16,7 @@ from pipeline.contracts import RecordError, SourceReport
 from pipeline.map import MappedItem
 from pipeline.store import content_hash
 from store.ldes_models import LdesHeadRow
-from store.members import MemberLog
+from store.members import MemberLog, Publication
 from store.models import RecordRow
 from store.repository import Store
 
@@ -26,25 +26,30 @@ def publish_items(
 ) -> list[str]:
     """Append a member for each item whose stored content differs from its published head."""
     log = MemberLog(store, base, page_size)
-    hashes = {str(item.iri): content_hash(item) for item in items}
-    with store.session() as s:
-        heads = {
-            h.item_iri: h
-            for h in s.scalars(select(LdesHeadRow).where(LdesHeadRow.item_iri.in_(list(hashes))))
-        }
+    entries = [
+        Publication(
+            item_iri=str(item.iri),
+            kind=item.kind,
+            source_id=report.source_id,
+            graph=item.content + item.provenance,
+            content_hash=content_hash(item),
+        )
+        for item in items
+    ]
+    try:
+        # One transaction for the batch; the heads decide which items add a member.
+        return [v for v in log.publish_many(entries) if v]
+    except Exception:  # noqa: BLE001 - fall back to one item at a time, so one bad item stays alone
+        pass
     published: list[str] = []
-    for item in items:
-        iri = str(item.iri)
-        head = heads.get(iri)
-        if head is not None and not head.deleted and head.content_hash == hashes[iri]:
-            continue
+    for item, entry in zip(items, entries, strict=True):
         try:
             version = log.publish(
-                item_iri=iri,
-                kind=item.kind,
-                source_id=report.source_id,
-                graph=item.content + item.provenance,
-                content_hash=hashes[iri],
+                item_iri=entry.item_iri,
+                kind=entry.kind,
+                source_id=entry.source_id,
+                graph=entry.graph.graph(),
+                content_hash=entry.content_hash,
             )
         except Exception as exc:  # noqa: BLE001 - one item's problem must not stop the others
             report.errors.append(

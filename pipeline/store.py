@@ -23,9 +23,17 @@ from store.repository import Store
 
 
 def content_hash(item: MappedItem) -> str:
-    """Hash of the content graph's sorted N-Triples (no blank nodes are minted by our mapping)."""
+    """Hash of the content graph's sorted N-Triples (no blank nodes are minted by our mapping).
+
+    The lines are rdflib's own (ontology/triples.py), split as before, so stored hashes stay valid.
+    """
     lines = sorted(line for line in item.content.serialize(format="nt").splitlines() if line.strip())
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def record_nt(item: MappedItem) -> str:
+    """What the store keeps of an item: content, provenance and derived statements as N-Triples."""
+    return (item.content + item.provenance + item.derived).serialize(format="nt")
 
 
 def cluster_input(iri: URIRef, raw: RawItem | None) -> ClusterInput:
@@ -79,15 +87,19 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
         unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
         if unmapped:
             cluster_store.record_unmapped(store.engine, report.source_id, unmapped)
-    for item in items:
-        graph = item.content + item.provenance + item.derived
-        outcome = store.upsert_record(
-            iri=str(item.iri),
-            source_id=report.source_id,
-            kind=item.kind,
-            native_id=item.native_id,
-            graph_nt=graph.serialize(format="nt"),
-            raw_sha256=raw_sha256,
-            content_hash=content_hash(item),
-        )
+    outcomes = store.upsert_records(
+        [
+            {
+                "iri": str(item.iri),
+                "source_id": report.source_id,
+                "kind": item.kind,
+                "native_id": item.native_id,
+                "graph_nt": record_nt(item),
+                "raw_sha256": raw_sha256,
+                "content_hash": content_hash(item),
+            }
+            for item in items
+        ]
+    )
+    for outcome in outcomes:
         report.count(outcome)

@@ -19,11 +19,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from rdflib import Graph, Literal, Namespace, URIRef
-from sqlalchemy import Engine, and_, func, or_, select
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ontology.namespaces import DCTERMS, INNONET, PROV, RDF, SCHEMA, XSD
+from ontology.triples import nt_line
 from store.ldes_models import (
     LdesFollowItemRow,
     LdesFollowStateRow,
@@ -123,6 +124,44 @@ def member_facets(kind: str, source_id: str | None, graph: Graph, item: URIRef) 
     return out
 
 
+def version_nt(record: Iterable[tuple], item: URIRef, version: URIRef, ts: datetime) -> str:
+    """``version_graph(...).serialize(format="nt")`` without building a Graph: the same lines.
+
+    The record's triples (an ItemGraph or any triple iterable) with the item's own triples moved
+    onto the version IRI; each line is rdflib's N-Triples row (ontology/triples.py).
+    """
+    seen: set[tuple] = set()
+    lines: list[str] = []
+    for s, p, o in record:
+        if s == item:
+            if p == PROV.generatedAtTime:
+                continue
+            s = version
+        triple = (s, p, o)
+        if triple not in seen:
+            seen.add(triple)
+            lines.append(nt_line(triple))
+    for triple in (
+        (version, DCTERMS.isVersionOf, item),
+        (version, PROV.generatedAtTime, Literal(_iso(ts), datatype=XSD.dateTime)),
+    ):
+        if triple not in seen:
+            seen.add(triple)
+            lines.append(nt_line(triple))
+    return "".join(lines)
+
+
+@dataclass
+class Publication:
+    """One item to publish with ``MemberLog.publish_many``."""
+
+    item_iri: str
+    kind: str
+    source_id: str | None
+    graph: Iterable[tuple]
+    content_hash: str | None
+
+
 def version_graph(record: Graph, item: URIRef, version: URIRef, ts: datetime) -> Graph:
     """The item's graph with the item's own triples moved onto the version IRI."""
     g = Graph()
@@ -193,6 +232,120 @@ class MemberLog:
             return version_graph(record, item, version, ts)
 
         return self._append(item_iri, source_id, content_hash, False, facets, build, now)
+
+    def publish_many(self, entries: Sequence[Publication], now: datetime | None = None) -> list[str | None]:
+        """``publish`` for a batch in one transaction; per entry its version IRI, or None if unchanged.
+
+        The same rules as ``publish``: a member only for a new or changed item, one version per item
+        per second, timestamps never going backwards in log order (each member is stamped
+        ``max(now, the newest member)``). A concurrent writer makes the batch read again.
+        """
+        if not entries:
+            return []
+        for _attempt in range(5):
+            try:
+                return self._publish_many(entries, now)
+            except IntegrityError:
+                continue  # another writer took one of these version IRIs or heads: read again
+        raise RuntimeError(f"could not append {len(entries)} members after 5 attempts")
+
+    def _publish_many(self, entries: Sequence[Publication], now: datetime | None) -> list[str | None]:
+        iris = list(dict.fromkeys(e.item_iri for e in entries))
+        out: list[str | None] = []
+        with self.store.session() as s, s.begin():
+            heads: dict[str, tuple[int, str | None, bool]] = {}
+            for i in range(0, len(iris), 500):
+                q = select(
+                    LdesHeadRow.item_iri, LdesHeadRow.seq, LdesHeadRow.content_hash, LdesHeadRow.deleted
+                )
+                for iri, seq, chash, deleted in s.execute(
+                    q.where(LdesHeadRow.item_iri.in_(iris[i : i + 500]))
+                ):
+                    heads[iri] = (seq, chash, bool(deleted))
+            had_head = set(heads)
+            todo = []
+            for entry in entries:
+                head = heads.get(entry.item_iri)
+                if head is not None and not head[2] and head[1] == entry.content_hash:
+                    out.append(None)
+                    continue
+                todo.append((len(out), entry))
+                out.append("")
+                heads[entry.item_iri] = (0, entry.content_hash, False)  # a repeat in the batch adds nothing
+            if not todo:
+                return out
+            ts = self._next_timestamp(s, now)
+            first = {e.item_iri: version_iri(self.base, e.item_iri, ts) for _, e in todo}
+            taken: set[str] = set()
+            candidates = list(first.values())
+            for i in range(0, len(candidates), 500):
+                q = select(LdesMemberRow.version_iri).where(
+                    LdesMemberRow.version_iri.in_(candidates[i : i + 500])
+                )
+                taken.update(s.scalars(q))
+            rows, facets = [], []
+            for _, entry in todo:
+                version = version_iri(self.base, entry.item_iri, ts)
+                while version in taken or (
+                    version != first[entry.item_iri]
+                    and s.scalar(select(LdesMemberRow.seq).where(LdesMemberRow.version_iri == version))
+                ):
+                    ts += timedelta(seconds=1)  # one version per item per second
+                    version = version_iri(self.base, entry.item_iri, ts)
+                taken.add(version)
+                item = URIRef(entry.item_iri)
+                rows.append(
+                    {
+                        "version_iri": version,
+                        "item_iri": entry.item_iri,
+                        "generated_at": ts,
+                        "day": day_of(ts),
+                        "deleted": False,
+                        "content_hash": entry.content_hash,
+                        "graph": version_nt(entry.graph, item, URIRef(version), ts),
+                    }
+                )
+                facets.append(member_facets(entry.kind, entry.source_id, entry.graph, item))  # type: ignore[arg-type]
+            seqs = list(
+                s.scalars(
+                    insert(LdesMemberRow).returning(LdesMemberRow.seq, sort_by_parameter_order=True), rows
+                )
+            )
+            facet_rows = [
+                {"seq": seq, "facet": facet, "value": value[:500]}
+                for seq, values in zip(seqs, facets, strict=True)
+                for facet, value in sorted(values)
+            ]
+            if facet_rows:
+                s.execute(insert(LdesMemberFacetRow), facet_rows)
+            latest: dict[str, dict] = {}  # per item, its last member of this batch
+            for seq, (_, entry) in zip(seqs, todo, strict=True):
+                latest[entry.item_iri] = {
+                    "seq": seq,
+                    "content_hash": entry.content_hash,
+                    "deleted": False,
+                    "source_id": entry.source_id,
+                }
+            new_heads = [{"item_iri": iri, **v} for iri, v in latest.items() if iri not in had_head]
+            old_heads = [{"key": iri, **v} for iri, v in latest.items() if iri in had_head]
+            for row, (index, _) in zip(rows, todo, strict=True):
+                out[index] = row["version_iri"]
+            if new_heads:
+                s.execute(insert(LdesHeadRow), new_heads)
+            if old_heads:
+                table = LdesHeadRow.__table__
+                s.connection().execute(
+                    update(table)
+                    .where(table.c.item_iri == bindparam("key"))
+                    .values(
+                        seq=bindparam("seq"),
+                        content_hash=bindparam("content_hash"),
+                        deleted=bindparam("deleted"),
+                        source_id=bindparam("source_id"),
+                    ),
+                    old_heads,
+                )
+        return out
 
     def withdraw(self, item_iri: str, now: datetime | None = None) -> str | None:
         """Append an ``as:Delete`` version for a published, not yet withdrawn item."""

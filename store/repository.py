@@ -13,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, select
+from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 import store.partner_models  # noqa: F401  (registers the partner and health tables)
@@ -256,6 +257,72 @@ class Store:
             row.raw_sha256 = raw_sha256
             row.updated_at = now
             return Outcome.UPDATED
+
+    def upsert_records(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
+        """``upsert_record`` for a whole batch in one transaction: one SELECT per 500 IRIs, executemany.
+
+        Each record is a dict of ``upsert_record``'s keyword arguments; outcomes come back in order.
+        A concurrent writer that inserts one of the IRIs first makes the batch read again (retry).
+        """
+        if not records:
+            return []
+        for _attempt in range(5):
+            try:
+                return self._upsert_records(records)
+            except IntegrityError:
+                continue  # another writer inserted one of these IRIs meanwhile: read again
+        raise RuntimeError(f"could not store {len(records)} records after 5 attempts")
+
+    def _upsert_records(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
+        now = _now()
+        table = RecordRow.__table__
+        iris = [r["iri"] for r in records]
+        outcomes: list[Outcome] = []
+        with self.session() as s, s.begin():
+            known: dict[str, str] = {}
+            for i in range(0, len(iris), 500):
+                q = select(RecordRow.iri, RecordRow.content_hash).where(RecordRow.iri.in_(iris[i : i + 500]))
+                known.update((iri, chash) for iri, chash in s.execute(q))
+            new, changed = [], []
+            for r in records:
+                stored = known.get(r["iri"])
+                if stored is None:
+                    new.append(
+                        {
+                            "iri": r["iri"], "source_id": r["source_id"], "kind": r["kind"],
+                            "native_id": r["native_id"], "content_hash": r["content_hash"],
+                            "graph": r["graph_nt"], "raw_sha256": r["raw_sha256"],
+                            "first_seen_at": now, "updated_at": now, "indexed_hash": None,
+                        }
+                    )  # fmt: skip
+                    known[r["iri"]] = r["content_hash"]  # a repeated IRI in the batch is then unchanged
+                    outcomes.append(Outcome.NEW)
+                elif stored == r["content_hash"]:
+                    outcomes.append(Outcome.UNCHANGED)
+                else:
+                    changed.append(
+                        {
+                            "key": r["iri"], "content_hash": r["content_hash"], "graph": r["graph_nt"],
+                            "raw_sha256": r["raw_sha256"], "updated_at": now,
+                        }
+                    )  # fmt: skip
+                    known[r["iri"]] = r["content_hash"]
+                    outcomes.append(Outcome.UPDATED)
+            if new:
+                s.execute(insert(table), new)
+            if changed:
+                s.connection().execute(
+                    update(table)
+                    .where(table.c.iri == bindparam("key"))
+                    .values(
+                        content_hash=bindparam("content_hash"),
+                        graph=bindparam("graph"),
+                        raw_sha256=bindparam("raw_sha256"),
+                        updated_at=bindparam("updated_at"),
+                    ),
+                    changed,
+                )
+        return outcomes
 
     def record(self, iri: str) -> RecordRow | None:
         with self.session() as s:

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rdflib import Graph, Literal, URIRef
+from rdflib import Literal, URIRef
 
 from ontology.mapping.common import (
+    GraphLike,
     MappingResult,
     add_common,
     add_concepts,
@@ -32,7 +33,7 @@ from ontology.uris import item_iri, node_iri
 from pipeline.contracts import RawItem, SourceSpec
 
 
-def _organisation(g: Graph, subject: URIRef, value: object, part: str) -> URIRef | None:
+def _organisation(g: GraphLike, subject: URIRef, value: object, part: str) -> URIRef | None:
     """An organisation named by IRI, by name, or by ``{"name":..., "iri":...}``."""
     if isinstance(value, dict):
         name, ref = value.get("name"), value.get("iri") or value.get("id")
@@ -48,7 +49,7 @@ def _organisation(g: Graph, subject: URIRef, value: object, part: str) -> URIRef
     return node
 
 
-def _texts(g: Graph, subject: URIRef, prop: URIRef, value: object, language: str | None) -> None:
+def _texts(g: GraphLike, subject: URIRef, prop: URIRef, value: object, language: str | None) -> None:
     values = value if isinstance(value, list) else [value] if value else []
     for entry in values:
         cleaned = clean_text(str(entry))

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from rdflib import Graph, Literal
+from rdflib import Literal
 
 from ontology.mapping.common import (
+    GraphLike,
     MappingResult,
     add_common,
     add_date,
@@ -44,7 +45,7 @@ STATUS = {
 }
 
 
-def _i18n(g: Graph, subject: Any, prop: Any, values: object) -> bool:
+def _i18n(g: GraphLike, subject: Any, prop: Any, values: object) -> bool:
     """``{"nl": "...", "fr": "..."}`` -> one literal per language; True if any was added."""
     added = False
     if isinstance(values, dict):
@@ -119,7 +120,7 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     return MappingResult(subject, g, themes.unmapped_tags)
 
 
-def _place(g: Graph, subject: Any, item: RawItem, source: SourceSpec) -> None:
+def _place(g: GraphLike, subject: Any, item: RawItem, source: SourceSpec) -> None:
     """Physical place (name, address, geo) and/or online location, and the country."""
     extra = item.extra
     online = iri(item.online_url)

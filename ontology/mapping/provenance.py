@@ -10,11 +10,12 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from rdflib import BNode, Graph, Literal, URIRef
+from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
 from ontology.mapping.common import dt_literal, iri, item_graph
 from ontology.namespaces import INNONET, PROV, RDF
+from ontology.triples import ItemGraph
 from ontology.uris import harvest_iri, network_iri, payload_iri, source_iri
 
 
@@ -46,7 +47,7 @@ def provenance(
     network_id: str | None = None,
     upstream_networks: list[str] | None = None,
     primary_source: str | None = None,
-) -> Graph:
+) -> ItemGraph:
     """When, by which harvest run, from which bytes and through which networks the record was made."""
     g = item_graph()
     when = fetched_at if fetched_at.tzinfo else fetched_at.replace(tzinfo=UTC)

@@ -1,0 +1,163 @@
+"""A small triple container for the ingest hot path, with rdflib's N-Triples bytes.
+
+An item holds ~30 triples that are written once and read a few times (hash, store, publish,
+validation). An rdflib ``Graph`` costs ~10 µs per ``add`` plus its construction and a namespace
+manager per ``serialize`` (../shared/design/performance.md, stage 2); this container is an
+insertion-ordered set of rdflib-term triples and renders N-Triples with rdflib's own row function
+(``_nt_row``), so every line is byte-for-byte what ``Graph.serialize(format="nt")`` writes
+(tests/ontology/test_triples.py checks it on every corpus item). Everything else an rdflib
+``Graph`` offers is reached through ``graph()``: a real Graph built lazily (SHACL, content
+negotiation, other formats, tests), and attribute access falls back to it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from rdflib import Graph
+from rdflib.plugins.serializers.nt import _nt_row
+from rdflib.term import Node
+
+Triple = tuple[Node, Node, Node]
+
+
+def nt_line(triple: Triple) -> str:
+    """One N-Triples line with its newline, exactly as rdflib's NT serializer writes it."""
+    return _nt_row(triple)
+
+
+#: Graph methods that change a graph: never forwarded to the lazily built copy.
+_MUTATORS = frozenset({"parse", "bind", "update", "remove_graph", "__isub__", "__ior__", "__iand__"})
+
+
+class ItemGraph:
+    """An insertion-ordered set of triples with the few Graph methods the pipeline uses."""
+
+    __slots__ = ("_graph", "_lines", "_triples")
+
+    def __init__(self, triples: Iterable[Triple] = ()) -> None:
+        self._triples: dict[Triple, None] = dict.fromkeys(triples)
+        self._lines: dict[Triple, str] = {}
+        self._graph: Graph | None = None
+
+    # --- writing -----------------------------------------------------------------------------------
+    def add(self, triple: Triple) -> ItemGraph:
+        self._triples[triple] = None
+        self._graph = None
+        return self
+
+    def addN(self, quads: Iterable[tuple[Node, Node, Node, Any]]) -> ItemGraph:  # noqa: N802 - rdflib's name
+        for s, p, o, _ in quads:
+            self._triples[(s, p, o)] = None
+        self._graph = None
+        return self
+
+    def remove(self, pattern: tuple[Node | None, Node | None, Node | None]) -> ItemGraph:
+        """Remove every triple matching the pattern (None matches anything), as rdflib does."""
+        for triple in list(self.triples(pattern)):
+            del self._triples[triple]
+        self._graph = None
+        return self
+
+    def set(self, triple: Triple) -> ItemGraph:
+        """Replace the object(s) of (subject, predicate) with this one (rdflib's ``Graph.set``)."""
+        s, p, o = triple
+        self.remove((s, p, None))
+        return self.add((s, p, o))
+
+    def __iadd__(self, other: Iterable[Triple]) -> ItemGraph:
+        for triple in other:
+            self._triples[triple] = None
+        self._graph = None
+        return self
+
+    def __add__(self, other: Iterable[Triple]) -> ItemGraph:
+        out = ItemGraph(self._triples)
+        out._lines = dict(self._lines)
+        if isinstance(other, ItemGraph):
+            out._lines.update(other._lines)
+        out += other
+        return out
+
+    # --- reading -----------------------------------------------------------------------------------
+    def __iter__(self) -> Iterator[Triple]:
+        return iter(self._triples)
+
+    def __len__(self) -> int:
+        return len(self._triples)
+
+    def __contains__(self, triple: object) -> bool:
+        if isinstance(triple, tuple) and None in triple:
+            return next(self.triples(triple), None) is not None  # type: ignore[arg-type]
+        return triple in self._triples
+
+    def triples(self, pattern: tuple[Node | None, Node | None, Node | None]) -> Iterator[Triple]:
+        s, p, o = pattern
+        for triple in self._triples:
+            if (
+                (s is None or triple[0] == s)
+                and (p is None or triple[1] == p)
+                and (o is None or triple[2] == o)
+            ):
+                yield triple
+
+    def objects(self, subject: Node | None = None, predicate: Node | None = None) -> Iterator[Node]:
+        return (o for _, _, o in self.triples((subject, predicate, None)))
+
+    def subjects(self, predicate: Node | None = None, obj: Node | None = None) -> Iterator[Node]:
+        return (s for s, _, _ in self.triples((None, predicate, obj)))
+
+    def value(
+        self, subject: Node | None = None, predicate: Node | None = None, object: Node | None = None
+    ) -> Any:  # noqa: A002
+        """The first matching missing term (rdflib's ``Graph.value`` for the one-unknown case)."""
+        for s, p, o in self.triples((subject, predicate, object)):
+            return o if object is None else s if subject is None else p
+        return None
+
+    def namespaces(self) -> Iterator[tuple[str, Any]]:
+        """No prefixes (rdflib's ``Graph.__add__`` asks the other operand for them)."""
+        return iter(())
+
+    # --- N-Triples ---------------------------------------------------------------------------------
+    def nt_lines(self) -> list[str]:
+        """Each triple's N-Triples line (with newline), in insertion order; rendered once per triple."""
+        lines = self._lines
+        out = []
+        for triple in self._triples:
+            line = lines.get(triple)
+            if line is None:
+                line = lines[triple] = _nt_row(triple)
+            out.append(line)
+        return out
+
+    def nt(self) -> str:
+        """The graph as N-Triples (the same lines as rdflib's serializer; order is insertion order)."""
+        return "".join(self.nt_lines())
+
+    def serialize(self, format: str = "turtle", **kwargs: Any) -> Any:  # noqa: A002
+        """N-Triples directly; any other format (or options) through a real rdflib Graph."""
+        if format in ("nt", "ntriples", "nt11") and not kwargs:
+            return self.nt()
+        return self.graph().serialize(format=format, **kwargs)
+
+    # --- rdflib --------------------------------------------------------------------------------------
+    def graph(self) -> Graph:
+        """A real rdflib Graph with these triples (built once until the next change)."""
+        if self._graph is None:
+            g = Graph()
+            g += self._triples
+            self._graph = g
+        return self._graph
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else a caller expects of a Graph (isomorphism helpers, query, ...).
+        if name.startswith("__") or name in _MUTATORS:
+            raise AttributeError(f"ItemGraph has no {name!r} (a change to a built copy would be lost)")
+        return getattr(self.graph(), name)
+
+
+def as_graph(graph: Graph | ItemGraph) -> Graph:
+    """An rdflib Graph for code that needs one (pySHACL, content negotiation)."""
+    return graph.graph() if isinstance(graph, ItemGraph) else graph
