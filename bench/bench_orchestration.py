@@ -112,6 +112,7 @@ def main() -> int:
     print(
         f"settings: fetch_delay_s={s['fetch_delay_s']} fetch_per_host={s['fetch_per_host']} "
         f"fetch_timeout_s={s['fetch_timeout_s']} harvest_max_batches={s['harvest_max_batches']} "
+        f"harvest_min_batch_sources={s['harvest_min_batch_sources']} "
         f"(defaults; allowlist = the {args.hosts} hosts)"
     )
     print(
@@ -126,6 +127,11 @@ def main() -> int:
         + f"   states: {r['ti_states']}   run: {r['run_state']}"
     )
     print(f"batch sizes (sources):           {r['batch_sizes']}")
+    direct_floor, cycle_floor = _politeness_floor(args, s["fetch_delay_s"], r["batches"])
+    print(
+        f"politeness lower bound (busiest host's sources x fetch_delay_s): direct {direct_floor:.0f} s, "
+        f"cycle {cycle_floor:.0f} s (dag.test() runs the batches one after another: the bounds add up)"
+    )
     print(f"source statuses: cycle {r['dag_statuses']}   direct {r['direct_statuses']}")
     print(f"items stored (new): cycle {r['dag_new']}   direct {r['direct_new']}")
     print(
@@ -146,6 +152,28 @@ def main() -> int:
         and sum(r["dag_statuses"].values()) == args.sources
     )
     return 0 if ok else 1
+
+
+def _politeness_floor(
+    args: argparse.Namespace, delay_s: float, batches: list[list[str]]
+) -> tuple[float, float]:
+    """The crawl's lower bound from the per-host delay: one crawl of everything, and batches in sequence.
+
+    Source ``s{i}`` is on host ``i % hosts`` (``_registry_yaml``); a host's requests are
+    ``delay_s`` apart, so a crawl lasts at least its busiest host's source count x ``delay_s``.
+    """
+    per_host: dict[int, int] = {}
+    for i in range(args.sources):
+        per_host[i % args.hosts] = per_host.get(i % args.hosts, 0) + 1
+    direct = max(per_host.values(), default=0) * delay_s
+    cycle = 0.0
+    for batch in batches:
+        counts: dict[int, int] = {}
+        for sid in batch:
+            host = int(sid[1:]) % args.hosts
+            counts[host] = counts.get(host, 0) + 1
+        cycle += max(counts.values(), default=0) * delay_s
+    return direct, cycle
 
 
 # --- the child interpreter: baseline, then dag.test(), both here ---------------------------------
@@ -223,6 +251,7 @@ def _child(root: Path, out_path: Path) -> None:
                     "fetch_per_host",
                     "fetch_timeout_s",
                     "harvest_max_batches",
+                    "harvest_min_batch_sources",
                     "search_backend",
                 )
             },
@@ -236,6 +265,7 @@ def _child(root: Path, out_path: Path) -> None:
             "batch_task_s": sum(ti.duration or 0.0 for ti in tis if ti.task_id == "harvest_batch"),
             "all_task_s": sum(ti.duration or 0.0 for ti in tis),
             "batch_sizes": [len(b) for b in (values.get("plan") or [[]])[0]],
+            "batches": (values.get("plan") or [[]])[0],
             "dag_statuses": _statuses([rep for batch in values.get("harvest_batch", []) for rep in batch]),
             "direct_statuses": direct_statuses,
             "direct_new": direct_new,

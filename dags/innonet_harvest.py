@@ -85,7 +85,8 @@ def innonet_harvest() -> None:
         from pipeline.harvest import harvest
         from pipeline.settings import get_settings
 
-        reports = harvest(get_settings(), source_ids=source_ids)
+        # plan synced the registry file into the store at the start of this cycle
+        reports = harvest(get_settings(), source_ids=source_ids, sync=False)
         return [
             report.model_dump(mode="json", include={"source_id", "status", "error_code", "counts"})
             for report in reports

@@ -129,47 +129,77 @@ def record_result(
 
     Returns the notifications delivered (empty in the normal case).
     """
+    with store.session() as s, s.begin():
+        pause = _fold(
+            s,
+            settings,
+            source,
+            report,
+            http_status=http_status,
+            duration_s=duration_s,
+            own_interval_s=own_interval_s,
+        )
+    return _notify_paused(settings, store, source, report, pause)
+
+
+def _fold(
+    s: Any,
+    settings: Settings,
+    source: SourceSpec,
+    report: SourceReport,
+    *,
+    http_status: int | None,
+    duration_s: float | None,
+    own_interval_s: int | None,
+) -> tuple[str, int] | None:
+    """Update one source's health row inside the caller's transaction; (reason, failures) if paused now."""
     now = report.finished_at or _now()
     ok = report.status in OK_STATUSES
     changed = (report.counts.get("new", 0) + report.counts.get("updated", 0)) > 0
     paused_now = False
-    with store.session() as s, s.begin():
-        h = s.get(SourceHealthRow, source.id) or SourceHealthRow(
-            source_id=source.id, consecutive_failures=0, unchanged_streak=0, counts={}, warnings=[]
+    h = s.get(SourceHealthRow, source.id) or SourceHealthRow(
+        source_id=source.id, consecutive_failures=0, unchanged_streak=0, counts={}, warnings=[]
+    )
+    h.last_attempt_at = now
+    h.last_status = report.status
+    h.error_code = report.error_code
+    h.http_status = http_status
+    h.counts = dict(report.counts)
+    h.duration_s = duration_s
+    h.warnings = _warnings(report)
+    if ok:
+        h.last_success_at = now
+        h.consecutive_failures = 0
+        h.unchanged_streak = 0 if changed else (h.unchanged_streak or 0) + 1
+        h.dead_since = None
+    else:
+        h.consecutive_failures = (h.consecutive_failures or 0) + 1
+    interval = next_interval(
+        settings.harvest_interval_s,
+        settings.harvest_max_interval_s,
+        failures=h.consecutive_failures,
+        quiet_streak=h.unchanged_streak or 0,
+        own_interval_s=own_interval_s,
+    )
+    h.interval_s = interval
+    h.next_due_at = now + timedelta(seconds=interval)
+    if not ok and h.consecutive_failures >= settings.health_pause_after and not h.auto_paused:
+        h.auto_paused, h.paused_at, paused_now = True, now, True
+        h.paused_reason = (
+            f"paused after {h.consecutive_failures} consecutive failed harvests; "
+            f"last error {report.error_code}: {report.message or ''}"[:2000]
         )
-        h.last_attempt_at = now
-        h.last_status = report.status
-        h.error_code = report.error_code
-        h.http_status = http_status
-        h.counts = dict(report.counts)
-        h.duration_s = duration_s
-        h.warnings = _warnings(report)
-        if ok:
-            h.last_success_at = now
-            h.consecutive_failures = 0
-            h.unchanged_streak = 0 if changed else (h.unchanged_streak or 0) + 1
-            h.dead_since = None
-        else:
-            h.consecutive_failures = (h.consecutive_failures or 0) + 1
-        interval = next_interval(
-            settings.harvest_interval_s,
-            settings.harvest_max_interval_s,
-            failures=h.consecutive_failures,
-            quiet_streak=h.unchanged_streak or 0,
-            own_interval_s=own_interval_s,
-        )
-        h.interval_s = interval
-        h.next_due_at = now + timedelta(seconds=interval)
-        if not ok and h.consecutive_failures >= settings.health_pause_after and not h.auto_paused:
-            h.auto_paused, h.paused_at, paused_now = True, now, True
-            h.paused_reason = (
-                f"paused after {h.consecutive_failures} consecutive failed harvests; "
-                f"last error {report.error_code}: {report.message or ''}"[:2000]
-            )
-        s.merge(h)
-        reason, failures = h.paused_reason, h.consecutive_failures
-    if not paused_now:
+    s.merge(h)
+    return (h.paused_reason, h.consecutive_failures) if paused_now else None
+
+
+def _notify_paused(
+    settings: Settings, store: Store, source: SourceSpec, report: SourceReport, pause: tuple[str, int] | None
+) -> list[str]:
+    """Tell the owner that ``source`` was paused just now (after the health row is committed)."""
+    if pause is None:
         return []
+    reason, failures = pause
     log.warning("source %s paused: %s", source.id, reason)
     return notify(
         settings,
@@ -239,28 +269,46 @@ class Tracker:
 
     def finish(self, report: SourceReport, result: FetchResult | None = None) -> list[str]:
         """Close one source's attempt with its report and update its health."""
+        return self.finish_many([(report, result)])
+
+    def finish_many(self, done: Sequence[tuple[SourceReport, FetchResult | None]]) -> list[str]:
+        """Close several attempts and update their health in one transaction.
+
+        A harvest closes sources in groups: one commit per source (attempt + health, two
+        transactions each) cost ~5 ms per source on SQLite, ~5 s of a 1,000-source cycle.
+        Owners of sources paused by this group are notified after the commit.
+        """
         with self._lock:
-            attempt_id = self.attempts.pop(report.source_id, None)
-        finished = report.finished_at or _now()
+            attempt_ids = {r.source_id: self.attempts.pop(r.source_id, None) for r, _ in done}
+        paused: list[tuple[SourceSpec, SourceReport, tuple[str, int]]] = []
         with self.store.session() as s, s.begin():
-            row = s.get(HarvestAttemptRow, attempt_id) if attempt_id is not None else None
-            if row is not None and row.state == "running":
-                row.state = "done" if report.status in OK_STATUSES else "failed"
-                row.status, row.finished_at = report.status, finished
-        source = self.sources.get(report.source_id)
-        if source is None:
-            return []
-        started = self.started.get(report.source_id)
-        own = source.options.get("interval_s") if isinstance(source.options.get("interval_s"), int) else None
-        return record_result(
-            self.settings,
-            self.store,
-            source,
-            report,
-            http_status=result.status if result else None,
-            duration_s=(finished - started).total_seconds() if started else None,
-            own_interval_s=own,
-        )
+            for report, result in done:
+                finished = report.finished_at or _now()
+                attempt_id = attempt_ids.get(report.source_id)
+                row = s.get(HarvestAttemptRow, attempt_id) if attempt_id is not None else None
+                if row is not None and row.state == "running":
+                    row.state = "done" if report.status in OK_STATUSES else "failed"
+                    row.status, row.finished_at = report.status, finished
+                source = self.sources.get(report.source_id)
+                if source is None:
+                    continue
+                started = self.started.get(report.source_id)
+                interval = source.options.get("interval_s")
+                pause = _fold(
+                    s,
+                    self.settings,
+                    source,
+                    report,
+                    http_status=result.status if result else None,
+                    duration_s=(finished - started).total_seconds() if started else None,
+                    own_interval_s=interval if isinstance(interval, int) else None,
+                )
+                if pause is not None:
+                    paused.append((source, report, pause))
+        delivered: list[str] = []
+        for source, report, pause in paused:
+            delivered += _notify_paused(self.settings, self.store, source, report, pause)
+        return delivered
 
     def __exit__(self, *exc: object) -> None:
         self.close()

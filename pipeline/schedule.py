@@ -26,18 +26,26 @@ def host_of(url: str) -> str:
     return (urlsplit(url).hostname or url).lower()
 
 
-def batch_by_host(sources: Iterable[tuple[str, str]], max_batches: int) -> list[list[str]]:
+def batch_by_host(
+    sources: Iterable[tuple[str, str]], max_batches: int, min_batch_sources: int = 1
+) -> list[list[str]]:
     """Cut ``(source_id, url)`` pairs into at most ``max_batches`` non-empty batches.
 
     Every host's sources land in the same batch (greedy: biggest host first into the
     lightest batch), so no two parallel batches ever hit one host. Order is deterministic.
+    No more batches than ``total / min_batch_sources``: every batch pays a crawler start
+    (~2 s) and its own politeness bound (its busiest host's sources x the per-host delay),
+    so a small cycle is cheapest as one batch.
     """
     groups: dict[str, list[str]] = {}
+    total = 0
     for source_id, url in sources:
         groups.setdefault(host_of(url), []).append(source_id)
+        total += 1
     if not groups:
         return []
-    n = max(1, min(max_batches, len(groups)))
+    by_size = -(-total // max(1, min_batch_sources))  # ceil
+    n = max(1, min(max_batches, len(groups), by_size))
     heap: list[tuple[int, int]] = [(0, i) for i in range(n)]
     batches: list[list[str]] = [[] for _ in range(n)]
     for _host, ids in sorted(groups.items(), key=lambda kv: (-len(kv[1]), kv[0])):
@@ -75,7 +83,7 @@ def plan_cycle(
     settings: Any, now: datetime | None = None, only: Sequence[str] | None = None
 ) -> list[list[str]]:
     """The batches of source ids due in this cycle (the Airflow ``plan`` task's whole job)."""
-    from pipeline.registry import load_registry
+    from pipeline.registry import listed_sources, load_registry
     from store.partner_models import SourceHealthRow
     from store.partners import effective_registry
     from store.repository import Store
@@ -85,6 +93,8 @@ def plan_cycle(
         registry = load_registry(settings)
         store.sync_registry(registry)
         registry = effective_registry(store, registry)
+        known = {src.id for src in registry.sources}  # + sources named by list sources (OPML), as harvest()
+        registry.sources += [src for src in listed_sources(store, registry) if src.id not in known]
         with store.session() as s:
             due_at = {h.source_id: h.next_due_at for h in s.query(SourceHealthRow)}
         wanted = set(only) if only is not None else None
@@ -93,6 +103,6 @@ def plan_cycle(
             for src in registry.sources
             if not src.paused and (wanted is None or src.id in wanted) and is_due(due_at.get(src.id), now)
         ]
-        return batch_by_host(due, settings.harvest_max_batches)
+        return batch_by_host(due, settings.harvest_max_batches, settings.harvest_min_batch_sources)
     finally:
         store.close()

@@ -117,7 +117,14 @@ class Settings(BaseSettings):
         86400, description="Cap of the adaptive back-off for sources that rarely change or keep failing."
     )
     harvest_max_batches: int = Field(
-        16, description="Upper bound on harvest task instances per cycle (sources are batched by host)."
+        4,
+        description="Upper bound on harvest task instances per cycle (sources are batched by host); "
+        "each batch pays a crawler start and its own politeness bound, so more batches than parallel task "
+        "slots only add time.",
+    )
+    harvest_min_batch_sources: int = Field(
+        50,
+        description="A cycle is cut into no more batches than due sources / this (a small cycle: one batch).",
     )
     health_pause_after: int = Field(
         5, description="Consecutive failed harvests after which a source is paused and its owner notified."

@@ -90,6 +90,7 @@ def _clean_env(tmp_path: Path, registry: Path, es_url: str, es_index: str) -> di
             "INNONET_ES_INDEX": es_index,
             "INNONET_FETCH_ALLOW_HOSTS": '["127.0.0.1", "localhost"]',
             "INNONET_FETCH_DELAY_S": "0",
+            "INNONET_HARVEST_MIN_BATCH_SOURCES": "1",  # five sources, yet one mapped batch per host
         }
     )
     return env

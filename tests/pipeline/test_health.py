@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.contracts import NetworkSpec, Registry, SourceReport, SourceSpec
+from pipeline.contracts import NetworkSpec, Outcome, Registry, SourceReport, SourceSpec
 from pipeline.schedule import batch_by_host, host_of, is_due, next_interval
 from store import partners
 from store.partner_models import SourceHealthRow
@@ -203,3 +203,98 @@ def test_interval_and_due():
     assert is_due(now - timedelta(seconds=1), now)
     assert not is_due(now + timedelta(seconds=1), now)
     assert is_due((now - timedelta(seconds=1)).replace(tzinfo=None), now)
+
+
+def test_small_cycles_are_not_split_into_many_batches():
+    """Each batch pays a crawler start and its busiest host's politeness bound: no tiny batches."""
+    sources = [(f"s{h}-{i}", f"https://h{h}.example/{i}") for h in range(10) for i in range(10)]
+    assert len(batch_by_host(sources, 4, min_batch_sources=50)) == 2  # 100 sources / 50
+    assert len(batch_by_host(sources[:30], 4, min_batch_sources=50)) == 1
+    assert len(batch_by_host(sources, 4, min_batch_sources=1)) == 4
+    for batches in (batch_by_host(sources, 4, min_batch_sources=50), batch_by_host(sources, 16, 1)):
+        hosts = [{host_of(dict(sources)[i]) for i in b} for b in batches]
+        assert sum(len(h) for h in hosts) == len(set().union(*hosts)) == 10  # every host in one batch
+        assert sorted(i for b in batches for i in b) == sorted(i for i, _ in sources)
+
+
+def test_finish_many_closes_a_group_in_one_go_and_notifies_after_commit(store, make_settings, webhook):
+    """Attempts, health and back-off of several sources written together; a pause still notifies."""
+    from pipeline.contracts import FetchResult
+    from pipeline.health import Tracker
+    from store.partner_models import HarvestAttemptRow
+
+    hook_url, hooks = webhook
+    partners.set_contact(store, "net-a", hook_url, None)
+    specs = [SourceSpec(id="flaky", network="net-a", title="Flaky", url="http://127.0.0.1:9/feed")]
+    specs += [
+        SourceSpec(id=f"fine{i}", network="net-a", title=f"Fine {i}", url=f"http://127.0.0.1:9/f{i}")
+        for i in range(3)
+    ]
+    store.sync_registry(Registry(networks=[NetworkSpec(id="net-a", name="A")], sources=specs))
+    settings = make_settings(health_pause_after=1)
+    now = datetime.now(UTC)
+    with Tracker(settings, store, specs) as tracker:
+        done = [(_failed(now), FetchResult(source_id="flaky", url=specs[0].url, status=503, fetched_at=now))]
+        for spec in specs[1:]:
+            report = SourceReport(source_id=spec.id, status="ok", started_at=now, finished_at=now)
+            report.count(Outcome.NEW)
+            done.append(
+                (report, FetchResult(source_id=spec.id, url=spec.url, ok=True, status=200, fetched_at=now))
+            )
+        delivered = tracker.finish_many(done)
+        assert tracker.close() == []  # nothing left running
+    assert delivered == ["webhook:204"]
+    assert [(h["event"], h["source_id"]) for h in hooks] == [("source_paused", "flaky")]
+    with store.session() as s:
+        attempts = {a.source_id: (a.state, a.status) for a in s.query(HarvestAttemptRow)}
+        health = {h.source_id: h for h in s.query(SourceHealthRow)}
+    assert attempts == {"flaky": ("failed", "failed")} | {f"fine{i}": ("done", "ok") for i in range(3)}
+    assert health["flaky"].auto_paused
+    assert health["flaky"].http_status == 503
+    assert health["flaky"].consecutive_failures == 1
+    for i in range(3):
+        h = health[f"fine{i}"]
+        assert (h.last_status, h.http_status, h.auto_paused) == ("ok", 200, False)
+        assert h.counts == {"new": 1, "updated": 0, "unchanged": 0, "failed": 0}
+        assert h.next_due_at is not None
+        assert h.duration_s is not None
+
+
+def test_plan_includes_the_sources_a_list_names(tmp_path, make_settings):
+    """Sources synced from an OPML list are harvested by the DAG too, in their host's batch."""
+    from pipeline.registry import load_registry, sync_listed_sources
+    from pipeline.schedule import plan_cycle
+    from tests.conftest import write_registry
+
+    registry_path = write_registry(
+        tmp_path / "registry.yaml",
+        [
+            {
+                "id": "list",
+                "network": "net-a",
+                "title": "L",
+                "url": "http://127.0.0.1:9/l.opml",
+                "platform": "opml",
+            },
+            {"id": "own", "network": "net-a", "title": "O", "url": "http://127.0.0.2:9/feed"},
+        ],
+    )
+    settings = make_settings(registry_path=registry_path, fetch_allow_hosts=["127.0.0.1", "127.0.0.2"])
+    store = Store(settings.resolved_database_url)
+    try:
+        store.sync_registry(load_registry(settings))
+        parent = next(s for s in load_registry(settings).sources if s.id == "list")
+        entries = [
+            {"id": f"list--{n}", "network": "net-a", "title": n, "url": f"http://127.0.0.1:9/{n}.xml"}
+            for n in ("a", "b")
+        ]
+        assert sync_listed_sources(store, parent, entries, list(settings.fetch_allow_hosts))["new"] == 2
+    finally:
+        store.close()
+    batches = plan_cycle(settings, only=None)
+    assert sorted(i for b in batches for i in b) == ["list", "list--a", "list--b", "own"]
+    assert len(batches) == 1  # 4 sources < harvest_min_batch_sources
+    assert batch_by_host([("list", "http://127.0.0.1:9/l.opml"), ("own", "http://127.0.0.2:9/f")], 4) == [
+        ["list"],
+        ["own"],
+    ]
