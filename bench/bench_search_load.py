@@ -1,144 +1,123 @@
-"""Load bench for issue 5: indexing items/s and search latency under 20 concurrent clients.
+"""Load bench for issue 5: indexing items/s, and search latency under 20 concurrent clients.
 
-    .venv/bin/python bench/bench_search_load.py [N]        # N items (default 100000; the issue asks 1000000)
+    flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_search_load.py [N]
+        [--ceiling 50000] [--seconds 10] [--keep]
 
-Needs Elasticsearch at INNONET_TEST_ES_URL (default http://127.0.0.1:9200). Prints:
+N items (default 100,000; the issue asks 1,000,000). Needs Elasticsearch at
+INNONET_TEST_ES_URL (default http://127.0.0.1:9200) and ``wrk`` (``apt-get install -y wrk``).
+Prints the load average before and after (2 cores, shared: a number taken at load 4 is not
+one taken at load 0.2). Parts:
 
-1. indexing: ``ElasticsearchBackend.upsert`` (Python analysis + bulk, chunks of 500) in items/s,
-   and the ratio against a raw ``_bulk`` of the very same pre-built ``_source`` documents
-   (baseline, same process, same chunk size, into a second index);
-2. search: match + 3 facets (language, theme, type) through the API (uvicorn on 127.0.0.1,
-   20 client threads) vs the same request body sent straight to Elasticsearch (20 threads):
-   p50/p99 and the API overhead (difference of the medians).
+1. ``--ceiling M``: raw ``_bulk`` of M prepared documents (orjson NDJSON built before the
+   clock starts) into a fresh index per configuration: bulk sizes 500/1k/2k/5k, 1 or 2
+   concurrent senders, with the rebuild's load settings (refresh off, async translog), plus
+   the serving settings (refresh 1 s, fsync per request) for comparison. ``--ceiling 0`` skips.
+2. indexing N items: ours = the real full-load path (:class:`search.reindex.AliasRebuild`:
+   validation, Python analysis, orjson NDJSON, chunked bulk with two in flight, refresh and
+   alias swap), in batches of 10,000 documents handed over like the store hands them; baseline
+   = raw ``_bulk`` of the very same ``_source`` documents with the same index settings, chunk
+   size and number of senders, NDJSON built before the clock starts. Both in items/s, ratio.
+3. search: ``wrk`` (C, its own process: a Python load generator on these 2 cores measured
+   itself) with a Lua script rotating through 200 seeded queries (common and rare words of
+   the generated vocabulary, one to three words, each with a filter on one facet; every
+   request computes all 12 facets) against (a) ``GET /search`` of the API in its own uvicorn
+   process and (b) the same body posted to ``_search``. 20 connections: p50/p99; 1 connection:
+   p50/p99 and the API overhead (difference of the p50s). Neither ES (no request cache for
+   ``size`` > 0) nor the API caches these answers: all numbers are uncached ("cold") ones.
 
-Documents are synthetic but realistic in shape: titles and summaries drawn from nl/en/fr/de
-vocabularies of public-sector innovation (with Dutch/German compounds), 12 networks, 40
-sources, themes, years, 10% events with a location. Deterministic (seeded).
+Documents: titles, summaries and bodies drawn Zipf-like from the 20,000 most frequent words
+of nl/en/fr/de (``wordfreq``), 12 networks, 40 sources, 15 themes, years 2018-2025, 10%
+events with a location. Deterministic (seeded per batch of 10,000).
 """
 
 from __future__ import annotations
 
-import json
+import argparse
+import itertools
 import os
 import random
-import statistics
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from pathlib import Path
+from urllib.parse import urlencode
 
 import httpx
+import orjson
 
-from search.documents import Location, SearchDocument, SearchQuery
-from search.elasticsearch import ElasticsearchBackend, build_search_body, index_definition, to_source
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-ES = os.environ.get("INNONET_TEST_ES_URL", "http://127.0.0.1:9200")
-WORDS = {
-    "nl": [
-        "gemeente",
-        "burgerparticipatie",
-        "proeftuin",
-        "overheid",
-        "innovatie",
-        "stadsontwikkeling",
-        "zorg",
-        "mobiliteit",
-        "netwerk",
-        "open",
-        "data",
-        "digitalisering",
-        "wijk",
-        "buurtbudget",
-        "samenwerking",
-        "dienstverlening",
-        "klimaat",
-        "energie",
-    ],
-    "en": [
-        "city",
-        "council",
-        "participation",
-        "sandbox",
-        "government",
-        "innovation",
-        "mobility",
-        "health",
-        "data",
-        "open",
-        "service",
-        "design",
-        "procurement",
-        "climate",
-        "energy",
-        "housing",
-        "citizens",
-        "digital",
-    ],
-    "fr": [
-        "commune",
-        "participation",
-        "citoyenne",
-        "administration",
-        "innovation",
-        "mobilité",
-        "santé",
-        "données",
-        "ouvertes",
-        "service",
-        "public",
-        "expérimentation",
-        "climat",
-        "énergie",
-        "logement",
-        "numérique",
-    ],
-    "de": [
-        "kommune",
-        "bürgerbeteiligung",
-        "verwaltung",
-        "innovation",
-        "mobilität",
-        "gesundheit",
-        "offene",
-        "daten",
-        "digitalisierung",
-        "verwaltungsreform",
-        "klimaschutz",
-        "energie",
-        "wohnen",
-        "stadtentwicklung",
-    ],
-}
-QUERIES = {
-    "nl": "burgerparticipatie gemeente",
-    "en": "open data city",
-    "fr": "participation commune",
-    "de": "verwaltung",
-}
-CLIENTS = 20
-REQUESTS_PER_CLIENT = 50
+from search.documents import Location, SearchDocument, SearchQuery  # noqa: E402
+from search.elasticsearch import (  # noqa: E402
+    BULK_CHUNK,
+    BULK_SENDERS,
+    ElasticsearchBackend,
+    build_search_body,
+    index_definition,
+    ndjson_index,
+)
+from search.reindex import LOAD_SETTINGS, AliasRebuild, serving_settings  # noqa: E402
+from tests.api.ldes_support import free_port  # noqa: E402
+
+ES = os.environ.get("INNONET_TEST_ES_URL", "http://127.0.0.1:9200").rstrip("/")
+LANGS = ("nl", "en", "fr", "de")
+VOCABULARY = 20_000
+BATCH = 10_000
+QUERIES = 200
+THEME = "https://w3id.org/innonet/concepts/theme/t"
 
 
-def make_docs(n: int) -> list[SearchDocument]:
-    rnd = random.Random(5)
+def load() -> str:
+    one, five, fifteen = os.getloadavg()
+    return f"load average {one:.2f}, {five:.2f}, {fifteen:.2f} ({os.cpu_count()} cores)"
+
+
+@cache
+def vocabulary(lang: str) -> tuple[list[str], list[float]]:
+    """The language's most frequent words and Zipf cumulative weights (1/rank)."""
+    from wordfreq import top_n_list
+
+    words = [w for w in top_n_list(lang, VOCABULARY * 2) if w.isalpha()][:VOCABULARY]
+    return words, list(itertools.accumulate(1 / (rank + 1) for rank in range(len(words))))
+
+
+def _text(rnd: random.Random, lang: str, k: int) -> str:
+    words, cum = vocabulary(lang)
+    return " ".join(rnd.choices(words, cum_weights=cum, k=k))
+
+
+def batch_docs(start: int, count: int) -> list[SearchDocument]:
+    """Documents start .. start+count-1; the same on every call (seeded by start)."""
+    rnd = random.Random(start)
     docs = []
-    for i in range(n):
-        lang = rnd.choice(list(WORDS))
-        words = WORDS[lang]
+    for i in range(start, start + count):
+        lang = LANGS[rnd.randrange(4)]
         is_event = rnd.random() < 0.1
         docs.append(
             SearchDocument(
                 id=f"https://innonet.example/id/news/s{i % 40}/{i}",
-                type="Event" if is_event else rnd.choice(["NewsArticle", "Case"]),
-                title=" ".join(rnd.choices(words, k=6)).capitalize(),
-                summary=" ".join(rnd.choices(words, k=30)),
-                body=" ".join(rnd.choices(words, k=120)),
+                type="Event" if is_event else ("NewsArticle", "Case")[rnd.randrange(2)],
+                title=_text(rnd, lang, 8).capitalize(),
+                summary=_text(rnd, lang, 35),
+                body=_text(rnd, lang, 140),
                 language=lang,
                 network=f"net-{i % 12}",
+                network_name=f"Network {i % 12}",
+                url=f"https://source{i % 40}.example/news/{i}",
                 source=f"src-{i % 40}",
                 published=datetime(2018, 1, 1, tzinfo=UTC) + timedelta(hours=rnd.randrange(70_000)),
-                themes=[f"https://w3id.org/innonet/concepts/theme/t{rnd.randrange(15)}"],
+                themes=[f"{THEME}{rnd.randrange(15)}" for _ in range(rnd.randrange(1, 3))],
+                country=("NL", "BE", "FR", "DE")[LANGS.index(lang)],
                 start=datetime(2026, 1, 1, tzinfo=UTC) + timedelta(days=rnd.randrange(400))
                 if is_event
                 else None,
@@ -150,136 +129,287 @@ def make_docs(n: int) -> list[SearchDocument]:
     return docs
 
 
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * p))]
+def batches(n: int) -> Iterator[list[SearchDocument]]:
+    for start in range(0, n, BATCH):
+        yield batch_docs(start, min(BATCH, n - start))
 
 
-def hammer(call) -> list[float]:
-    """20 threads, each REQUESTS_PER_CLIENT calls; returns latencies in ms (raises on any failure)."""
-    latencies: list[float] = []
-    lock = threading.Lock()
-    errors: list[str] = []
+def queries() -> list[tuple[str, dict[str, list[str]]]]:
+    """(q, one facet filter): common words (rank < 200) and rare ones (rank 2,000-20,000)."""
+    rnd = random.Random(55)
+    out = []
+    for i in range(QUERIES):
+        lang = LANGS[i % 4]
+        words, _ = vocabulary(lang)
+        picked = []
+        for _ in range(1 + i % 3):
+            rare = rnd.random() < 0.5
+            picked.append(words[rnd.randrange(2000, len(words))] if rare else words[rnd.randrange(30, 200)])
+        facet = ("language", "type", "theme")[i % 3]
+        value = {"language": lang, "type": "NewsArticle", "theme": f"{THEME}{rnd.randrange(15)}"}[facet]
+        out.append((" ".join(picked), {facet: [value]}))
+    return out
 
-    def worker(k: int) -> None:
-        with httpx.Client(timeout=30) as client:
-            for j in range(REQUESTS_PER_CLIENT):
+
+# -- raw _bulk --------------------------------------------------------------------------------
+
+
+def create_index(client: httpx.Client, name: str, settings: dict[str, object]) -> None:
+    definition = index_definition()
+    body = {
+        "settings": {"index": {**definition["settings"]["index"], **settings}},
+        "mappings": definition["mappings"],
+    }
+    client.put(f"{ES}/{name}", json=body).raise_for_status()
+
+
+def payloads(docs: list[SearchDocument], size: int) -> list[bytes]:
+    return [b"".join(ndjson_index(d) for d in docs[i : i + size]) for i in range(0, len(docs), size)]
+
+
+def send_all(client: httpx.Client, index: str, chunks: list[bytes], senders: int) -> None:
+    def send(payload: bytes) -> None:
+        r = client.post(
+            f"{ES}/{index}/_bulk",
+            content=payload,
+            headers={"content-type": "application/x-ndjson"},
+            params={"filter_path": "errors"},
+        )
+        r.raise_for_status()
+        assert r.json()["errors"] is False, r.text[:500]
+
+    if senders == 1:
+        for payload in chunks:
+            send(payload)
+    else:
+        with ThreadPoolExecutor(senders) as pool:
+            list(pool.map(send, chunks))
+
+
+def ceiling(m: int) -> None:
+    docs = [d for batch in batches(m) for d in batch]
+    print(f"raw _bulk ceiling, {m:,} documents (NDJSON prepared before the clock), {load()}")
+    print("| settings | docs/bulk | senders | docs/s | MB/s |")
+    print("|---|---|---|---|---|")
+    configs = [
+        ("load", LOAD_SETTINGS, size, senders) for size in (500, 1000, 2000, 5000) for senders in (1, 2)
+    ]
+    configs.append(("serving", serving_settings(), BULK_CHUNK, BULK_SENDERS))
+    with httpx.Client(timeout=300) as client:
+        for label, settings, size, senders in configs:
+            chunks = payloads(docs, size)
+            name = f"bench-ceiling-{uuid.uuid4().hex[:8]}"
+            create_index(client, name, settings)
+            try:
                 t = time.perf_counter()
-                status = call(client, (k + j) % len(QUERIES))
-                ms = (time.perf_counter() - t) * 1000
-                with lock:
-                    latencies.append(ms)
-                    if status != 200:
-                        errors.append(str(status))
+                send_all(client, name, chunks, senders)
+                took = time.perf_counter() - t
+            finally:
+                client.delete(f"{ES}/{name}")
+            megabytes = sum(map(len, chunks)) / 1e6
+            print(f"| {label} | {size} | {senders} | {m / took:,.0f} | {megabytes / took:.1f} |", flush=True)
 
-    threads = [threading.Thread(target=worker, args=(k,)) for k in range(CLIENTS)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    if errors:
-        raise SystemExit(f"{len(errors)} failed requests: {errors[:5]}")
-    return latencies
+
+def raw_load(n: int, name: str) -> float:
+    """Seconds for a raw `_bulk` load of the N documents (the baseline), refresh and settings restore."""
+    took = 0.0
+    with httpx.Client(timeout=300) as client:
+        create_index(client, name, LOAD_SETTINGS)
+        for batch in batches(n):
+            chunks = payloads(batch, BULK_CHUNK)
+            t = time.perf_counter()
+            send_all(client, name, chunks, BULK_SENDERS)
+            took += time.perf_counter() - t
+        t = time.perf_counter()
+        client.put(f"{ES}/{name}/_settings", json={"index": serving_settings()}).raise_for_status()
+        client.post(f"{ES}/{name}/_refresh").raise_for_status()
+        took += time.perf_counter() - t
+    return took
+
+
+def our_load(n: int, backend: ElasticsearchBackend) -> float:
+    """Seconds for the real rebuild path over the N documents (begin, load batches, swap)."""
+    t = time.perf_counter()
+    rebuild = AliasRebuild(backend)
+    rebuild.begin()
+    took = time.perf_counter() - t
+    for batch in batches(n):
+        t = time.perf_counter()
+        report = rebuild.load(batch)
+        took += time.perf_counter() - t
+        assert not report.errors, report.errors[:3]
+    t = time.perf_counter()
+    rebuild.swap()
+    return took + time.perf_counter() - t
+
+
+# -- search -----------------------------------------------------------------------------------
+
+
+def lua_string(text: str) -> str:
+    return f"[==[{text}]==]"
+
+
+def wrk_script(requests: list[tuple[str, str, str | None]]) -> str:
+    """A wrk Lua script cycling through (method, path, body) requests; each thread starts elsewhere."""
+    rows = ",\n".join(
+        "{" + f"{lua_string(m)}, {lua_string(p)}, {lua_string(b) if b else 'nil'}" + "}"
+        for m, p, b in requests
+    )
+    return f"""
+local reqs = {{
+{rows}
+}}
+local i = 0
+local counter = 0
+function setup(thread)
+  thread:set("i", counter * 37)
+  counter = counter + 1
+end
+function request()
+  i = i % #reqs + 1
+  local r = reqs[i]
+  if r[3] then
+    return wrk.format(r[1], r[2], {{["Content-Type"] = "application/json"}}, r[3])
+  end
+  return wrk.format(r[1], r[2])
+end
+"""
+
+
+def _ms(text: str) -> float:
+    value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float, float, float]:
+    """(p50 ms, p99 ms, requests/s) from wrk --latency; any non-2xx or socket error fails the run."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        f.write(script)
+    threads = min(2, connections)
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds:g}s", "--latency", "-s", f.name, base]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 60).stdout
+    finally:
+        os.unlink(f.name)
+    if re.search(r"Non-2xx or 3xx responses: (\d+)", out) or re.search(r"Socket errors: (.*)", out):
+        raise SystemExit(f"wrk saw failures on {base}:\n{out}")
+    p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return p50, p99, rate
+
+
+@contextmanager
+def serve_api(alias: str) -> Iterator[str]:
+    """The API in its own uvicorn process (1 worker) on the Elasticsearch backend."""
+    port = free_port()
+    with tempfile.TemporaryDirectory() as tmp:
+        env = dict(
+            os.environ,
+            INNONET_DATA_DIR=tmp,
+            INNONET_SEARCH_BACKEND="elasticsearch",
+            INNONET_ES_URL=ES,
+            INNONET_ES_INDEX=alias,
+        )
+        cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_factory", "--port", str(port)]
+        cmd += ["--log-level", "warning", "--no-access-log"]
+        proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    httpx.get(f"{url}/health", timeout=1)
+                    break
+                except httpx.HTTPError:
+                    time.sleep(0.1)
+            yield url
+        finally:
+            proc.terminate()
+            proc.wait(timeout=20)
+
+
+def search_requests(
+    alias: str,
+) -> tuple[list[tuple[str, str, str | None]], list[tuple[str, str, str | None]]]:
+    """The same 200 queries as API GETs and as Elasticsearch _search POSTs."""
+    api, direct = [], []
+    for q, filters in queries():
+        params = [("q", q), ("size", "20"), ("facet_size", "10"), ("highlight", "false")]
+        params += [(name, v) for name, values in filters.items() for v in values]
+        api.append(("GET", f"/search?{urlencode(params)}", None))
+        body = build_search_body(SearchQuery(q=q, size=20, facet_size=10, filters=filters))
+        assert body is not None
+        body["from"] = body.pop("from_", 0)
+        body["timeout"] = "2s"
+        direct.append(("POST", f"/{alias}/_search", orjson.dumps(body).decode()))
+    return api, direct
+
+
+def search_bench(alias: str, seconds: float) -> None:
+    api_reqs, es_reqs = search_requests(alias)
+    with serve_api(alias) as url:
+        sample = httpx.get(url + api_reqs[0][1], timeout=30)
+        sample.raise_for_status()
+        print(
+            f"search: {QUERIES} queries rotating (first: {api_reqs[0][1]!r}, {sample.json()['total']:,} hits)"
+        )
+        api_script, es_script = wrk_script(api_reqs), wrk_script(es_reqs)
+        wrk(ES, es_script, 20, 3)  # warm-up of both (file cache, JIT, connections)
+        wrk(url, api_script, 20, 3)
+        for connections in (20, 1):
+            e50, e99, erate = wrk(ES, es_script, connections, seconds)
+            a50, a99, arate = wrk(url, api_script, connections, seconds)
+            print(f"  {connections:>2} connections, wrk {seconds:g}s, {load()}:")
+            print(f"     straight to Elasticsearch: p50 {e50:6.2f} ms  p99 {e99:6.2f} ms  {erate:7.1f} req/s")
+            print(f"     through the API:           p50 {a50:6.2f} ms  p99 {a99:6.2f} ms  {arate:7.1f} req/s")
+            print(f"     API overhead (p50 difference) {a50 - e50:.2f} ms; ratio p50 {a50 / e50:.2f}")
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    alias, raw = f"bench-{uuid.uuid4().hex[:8]}", f"bench-raw-{uuid.uuid4().hex[:8]}"
-    print(f"generating {n} documents ...", flush=True)
-    docs = make_docs(n)
-    backend = ElasticsearchBackend(ES, alias, timeout_s=120)
-    backend.ensure_index()
-    definition = index_definition()
-    httpx.put(
-        f"{ES}/{raw}",
-        json={"settings": definition["settings"], "mappings": definition["mappings"]},
-        timeout=60,
+    parser = argparse.ArgumentParser()
+    parser.add_argument("n", nargs="?", type=int, default=100_000)
+    parser.add_argument(
+        "--ceiling", type=int, default=50_000, help="documents for the raw _bulk table (0: skip)"
     )
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--keep", action="store_true", help="keep the indices (to rerun the search part)")
+    parser.add_argument("--search-only", metavar="ALIAS", help="only the search part, on an existing alias")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        raise SystemExit("wrk is not installed (apt-get install -y wrk)")
+    print(f"before: {load()}", flush=True)
+    if args.search_only:
+        search_bench(args.search_only, args.seconds)
+        print(f"after: {load()}")
+        return
+    if args.ceiling:
+        ceiling(args.ceiling)
+    alias, raw = f"bench-{uuid.uuid4().hex[:8]}", f"bench-raw-{uuid.uuid4().hex[:8]}"
+    backend = ElasticsearchBackend(ES, alias, timeout_s=300)
     try:
-        t = time.perf_counter()
-        for start in range(0, n, 5000):
-            report = backend.upsert(docs[start : start + 5000])
-            assert not report.errors, report.errors[:3]
-        ours = n / (time.perf_counter() - t)
-
-        payloads = [
-            "".join(
-                json.dumps({"index": {"_id": d.id}}) + "\n" + json.dumps(to_source(d)) + "\n"
-                for d in docs[start : start + 500]
-            ).encode()
-            for start in range(0, n, 500)
-        ]
-        t = time.perf_counter()
-        with httpx.Client(timeout=120) as client:
-            for payload in payloads:
-                r = client.post(
-                    f"{ES}/{raw}/_bulk", content=payload, headers={"content-type": "application/x-ndjson"}
-                )
-                assert r.status_code == 200
-                assert not r.json()["errors"]
-        raw_rate = n / (time.perf_counter() - t)
-        backend.refresh()
+        raw_s = raw_load(args.n, raw)
+        httpx.delete(f"{ES}/{raw}", timeout=120)  # not competing for the page cache with ours
+        ours_s = our_load(args.n, backend)
         print(
-            f"indexing: ours {ours:,.0f} items/s (analysis + bulk); raw _bulk of prepared sources {raw_rate:,.0f} items/s; ratio {ours / raw_rate:.2f}"
+            f"indexing {args.n:,} items ({BULK_CHUNK}/bulk, {BULK_SENDERS} senders, refresh off + async translog): "
+            f"ours (rebuild: analysis + bulk + swap) {args.n / ours_s:,.0f} items/s; raw _bulk of the same "
+            f"prepared documents {args.n / raw_s:,.0f} items/s; ratio {raw_s / ours_s:.2f}; {load()}",
+            flush=True,
         )
-
-        import uvicorn
-
-        from api.main import create_app
-        from pipeline.settings import Settings
-
-        settings = Settings(search_backend="elasticsearch", es_url=ES, es_index=alias)  # type: ignore[call-arg]
-        server = uvicorn.Server(
-            uvicorn.Config(create_app(settings), host="127.0.0.1", port=8799, log_level="warning")
-        )
-        thread = threading.Thread(target=server.run, daemon=True)
-        thread.start()
-        while not server.started:
-            time.sleep(0.05)
-        langs = list(QUERIES)
-        facet_filter = {"theme": ["https://w3id.org/innonet/concepts/theme/t3"]}
-
-        def api_call(client: httpx.Client, k: int) -> int:
-            params = {
-                "q": QUERIES[langs[k]],
-                "size": 20,
-                "facet_size": 10,
-                "highlight": "false",
-                "theme": facet_filter["theme"],
-            }
-            return client.get("http://127.0.0.1:8799/search", params=params).status_code
-
-        def es_call(client: httpx.Client, k: int) -> int:
-            body = build_search_body(
-                SearchQuery(q=QUERIES[langs[k]], size=20, facet_size=10, filters=facet_filter)
-            )
-            assert body is not None
-            body["from"] = body.pop("from_", 0)
-            return client.post(f"{ES}/{alias}/_search", json=body).status_code
-
-        hammer(es_call)  # warm up
-        direct = hammer(es_call)
-        api = hammer(api_call)
-        server.should_exit = True
-        thread.join(timeout=10)
-        print(
-            f"search, {CLIENTS} clients x {REQUESTS_PER_CLIENT}, match + facets (all 12 computed) + 1 filter:"
-        )
-        print(
-            f"  straight to Elasticsearch: p50 {statistics.median(direct):.1f} ms  p99 {pct(direct, 0.99):.1f} ms"
-        )
-        print(
-            f"  through the API:           p50 {statistics.median(api):.1f} ms  p99 {pct(api, 0.99):.1f} ms"
-        )
-        print(
-            f"  API overhead (p50 difference): {statistics.median(api) - statistics.median(direct):.1f} ms; ratio p50 {statistics.median(api) / statistics.median(direct):.2f}"
-        )
+        assert backend.count() == args.n
+        search_bench(alias, args.seconds)
     finally:
-        names = httpx.get(f"{ES}/_resolve/index/{alias}-v*", timeout=30).json().get("indices", [])
-        for name in [i["name"] for i in names] + [raw]:
-            httpx.delete(f"{ES}/{name}", timeout=60)
+        if not args.keep:
+            names = httpx.get(f"{ES}/_resolve/index/{alias}-v*", timeout=30).json().get("indices", [])
+            for name in [i["name"] for i in names] + [raw]:
+                httpx.delete(f"{ES}/{name}", timeout=120)
+        else:
+            print(f"kept alias {alias}")
         backend.close()
+    print(f"after: {load()}")
 
 
 if __name__ == "__main__":
+    threading.current_thread().name = "bench"
     main()

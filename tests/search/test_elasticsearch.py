@@ -172,14 +172,28 @@ def test_documents_the_server_rejects_are_reported_and_the_others_indexed(
 
 
 def test_a_refused_document_does_not_stop_later_chunks(es_backend: ElasticsearchBackend) -> None:
-    docs = [_doc(i) for i in range(1200)]  # three chunks of at most 500
+    docs = [_doc(i) for i in range(2500)]  # three chunks of at most 1,000, two in flight at once
     docs[7] = _doc(7, network="n" * 40_000)
     report = es_backend.upsert(docs)
     es_backend.refresh()
     assert [e.id for e in report.errors] == [ITEM + "7"]
-    assert report.indexed == 1199
-    assert es_backend.count() == 1199
-    assert es_backend.get(ITEM + "1199") == docs[1199]
+    assert report.indexed == 2499
+    assert es_backend.count() == 2499
+    assert es_backend.get(ITEM + "2499") == docs[2499]
+
+
+def test_a_document_json_cannot_encode_is_reported_and_the_others_indexed(
+    es_backend: ElasticsearchBackend,
+) -> None:
+    # A lone surrogate is a valid Python str but no UTF-8: orjson refuses it (json.dumps would
+    # have escaped it and Elasticsearch refused the request).
+    docs = [_doc(1), _doc("surrogate", title="bad \ud800 title"), _doc(2)]
+    report = es_backend.upsert(docs)
+    es_backend.refresh()
+    assert report.indexed == 2
+    assert [e.id for e in report.errors] == [ITEM + "surrogate"]
+    assert "JSON" in report.errors[0].reason
+    assert es_backend.count() == 2
 
 
 def test_a_chunk_refused_as_a_whole_is_reported_and_the_next_chunk_sent(

@@ -15,7 +15,7 @@ import pytest
 
 from search.documents import SearchDocument, SearchQuery
 from search.elasticsearch import ElasticsearchBackend, to_source
-from search.reindex import rebuild_alias
+from search.reindex import AliasRebuild, rebuild_alias
 
 pytestmark = pytest.mark.integration
 
@@ -105,3 +105,25 @@ def test_a_failed_rebuild_leaves_the_alias_where_it_was(
     assert [i["name"] for i in names] == before  # the half-built index was dropped
     es_backend.refresh()
     assert es_backend.count() == 10
+
+
+def test_a_rebuild_loads_with_refresh_off_and_async_translog_then_restores_both(
+    es_backend: ElasticsearchBackend, es_url: str
+) -> None:
+    rebuild = AliasRebuild(es_backend)
+    rebuild.begin()
+
+    def index_settings() -> dict[str, object]:
+        body = httpx.get(f"{es_url}/{rebuild.index}/_settings", timeout=10).json()
+        index = body[rebuild.index]["settings"]["index"]
+        return {"refresh": index.get("refresh_interval"), "durability": index["translog"]["durability"]}
+
+    try:
+        assert rebuild.load(_docs("new")[:50]).indexed == 50
+        assert index_settings() == {"refresh": "-1", "durability": "async"}
+        rebuild.swap()
+    except BaseException:
+        rebuild.abort()
+        raise
+    assert index_settings() == {"refresh": "1s", "durability": "request"}
+    assert es_backend.count() == 50  # refreshed before the swap
