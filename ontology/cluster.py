@@ -157,22 +157,40 @@ class Clusterer:
         self.new_id = new_id
         self.lookup = lookup
         self.signature_lookup = signatures
+        #: Stored keys read ahead by ``assign_all`` (key -> cluster), and every key already asked for.
+        self._stored: dict[str, str] = {}
+        self._asked: set[str] = set()
 
     def _known(self, keys: list[str]) -> dict[str, str]:
         found = {k: self.index[k] for k in keys if k in self.index}
-        missing = [k for k in keys if k not in found]
+        found.update({k: self._stored[k] for k in keys if k not in found and k in self._stored})
+        missing = [k for k in keys if k not in found and k not in self._asked]
         if missing and self.lookup is not None:
             found.update(self.lookup(missing))
         return found
+
+    def assign_all(self, items: list[ClusterInput]) -> list[tuple[str, ItemKeys]]:
+        """``assign`` for a batch, with one lookup of stored keys for the whole batch (same result).
+
+        The store does not change while a batch is assigned (its keys are saved afterwards), so
+        reading every key ahead gives each item what its own lookup would have found.
+        """
+        all_keys = [keys_of(item) for item in items]
+        wanted = list(dict.fromkeys(k for keys in all_keys for k in keys.exact + keys.bands))
+        if self.lookup is not None:
+            fresh = [k for k in wanted if k not in self._asked]
+            self._stored.update(self.lookup(fresh))
+            self._asked.update(fresh)
+        return [self.assign(item, keys) for item, keys in zip(items, all_keys, strict=True)]
 
     def _signature(self, cluster: str) -> list[int]:
         if cluster not in self.signatures and self.signature_lookup is not None:
             self.signatures.update(self.signature_lookup([cluster]))
         return self.signatures.get(cluster, [])
 
-    def assign(self, item: ClusterInput) -> tuple[str, ItemKeys]:
+    def assign(self, item: ClusterInput, keys: ItemKeys | None = None) -> tuple[str, ItemKeys]:
         """The item's cluster id (an existing one when a copy is known) and its keys."""
-        keys = keys_of(item)
+        keys = keys if keys is not None else keys_of(item)
         known = self._known(keys.exact + keys.bands)
         cluster = next((known[k] for k in keys.exact if k in known), None)
         if cluster is None:

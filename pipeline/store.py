@@ -59,8 +59,8 @@ def base_of(iri: URIRef) -> str:
 
 def cluster_items(items: list[MappedItem], clusterer: Clusterer, base: str) -> None:
     """Add ``innonet:cluster`` to each item's derived graph; copies share one cluster IRI."""
-    for item in items:
-        cluster, _ = clusterer.assign(cluster_input(item.iri, item.raw))
+    assigned = clusterer.assign_all([cluster_input(item.iri, item.raw) for item in items])
+    for item, (cluster, _) in zip(items, assigned, strict=True):
         node = URIRef(cluster) if cluster.startswith("http") else cluster_iri(base, cluster)
         item.derived.add((item.iri, INNONET.cluster, node))
         item.derived.add((node, RDF.type, INNONET.Cluster))

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, insert, select
 from sqlalchemy.orm import Session
 
 from store.models import Base
@@ -31,8 +31,12 @@ def lookup_keys(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
     found: dict[str, str] = {}
     with Session(engine) as s:
         for i in range(0, len(wanted), 500):
-            q = select(ClusterKeyRow).where(ClusterKeyRow.key.in_(wanted[i : i + 500]))
-            found.update({row.key: row.cluster for row in s.scalars(q)})
+            # Columns, not ORM objects: a batch asks for a few hundred keys.
+            q = select(ClusterKeyRow.key, ClusterKeyRow.cluster).where(
+                ClusterKeyRow.key.in_(wanted[i : i + 500])
+            )
+            for key, cluster in s.execute(q):
+                found[key] = cluster
     return found
 
 
@@ -44,15 +48,21 @@ def lookup_signatures(engine: Engine, clusters: Iterable[str]) -> dict[str, list
 
 def save_clusters(engine: Engine, keys: dict[str, str], signatures: dict[str, list[int]]) -> None:
     """Remember new keys and signatures (existing ones are never reassigned)."""
+    # Core executemany inserts (one statement per table), not one ORM object per key.
     with Session(engine) as s, s.begin():
-        known = set(lookup_keys(engine, keys))
-        for key, cluster in keys.items():
-            if key not in known:
-                s.add(ClusterKeyRow(key=key[:600], cluster=cluster))
+        stored = {key[:600]: cluster for key, cluster in keys.items()}  # as the column keeps them
+        known = set(lookup_keys(engine, stored))
+        new_keys = {key: cluster for key, cluster in stored.items() if key not in known}
+        if new_keys:
+            s.execute(insert(ClusterKeyRow), [{"key": k, "cluster": c} for k, c in new_keys.items()])
         have = set(lookup_signatures(engine, signatures))
-        for cluster, signature in signatures.items():
-            if cluster not in have:
-                s.add(ClusterSignatureRow(cluster=cluster, signature=[str(v) for v in signature]))
+        new_signatures = [
+            {"cluster": cluster, "signature": [str(v) for v in signature]}
+            for cluster, signature in signatures.items()
+            if cluster not in have
+        ]
+        if new_signatures:
+            s.execute(insert(ClusterSignatureRow), new_signatures)
 
 
 def record_unmapped(engine: Engine, source_id: str, tags: dict[str, str]) -> None:
