@@ -18,12 +18,16 @@ one taken at load 0.2). Parts:
    = raw ``_bulk`` of the very same ``_source`` documents with the same index settings, chunk
    size and number of senders, NDJSON built before the clock starts. Both in items/s, ratio.
 3. search: ``wrk`` (C, its own process: a Python load generator on these 2 cores measured
-   itself) with a Lua script rotating through 200 seeded queries (common and rare words of
-   the generated vocabulary, one to three words, each with a filter on one facet; every
-   request computes all 12 facets) against (a) ``GET /search`` of the API in its own uvicorn
-   process and (b) the same body posted to ``_search``. 20 connections: p50/p99; 1 connection:
-   p50/p99 and the API overhead (difference of the p50s). Neither ES (no request cache for
-   ``size`` > 0) nor the API caches these answers: all numbers are uncached ("cold") ones.
+   itself) with a Lua script per target cycling through seeded queries (common and rare words
+   of the generated vocabulary, one to three words, a filter on one facet, counts of 3 facets:
+   type, theme, language) against the API (``GET /search``, its own uvicorn process), the
+   same query as one ``_search`` body, and as the ``_msearch`` the API sends (counts + page,
+   :func:`search.elasticsearch.split_search`). 20 and 1 connections; p50/p99; the API
+   overhead is the difference of the p50s of the API and of ``_msearch``. Two modes, printed
+   separately: **cold** = 20,000 unique queries with the request cache cleared before each
+   run (the printout says if a run sent more requests than there are queries), **warm** = 200
+   queries cycling, so their counts come from Elasticsearch's shard request cache. The API
+   itself caches nothing.
 
 Documents: titles, summaries and bodies drawn Zipf-like from the 20,000 most frequent words
 of nl/en/fr/de (``wordfreq``), 12 networks, 40 sources, 15 themes, years 2018-2025, 10%
@@ -65,6 +69,7 @@ from search.elasticsearch import (  # noqa: E402
     build_search_body,
     index_definition,
     ndjson_index,
+    split_search,
 )
 from search.reindex import LOAD_SETTINGS, AliasRebuild, serving_settings  # noqa: E402
 from tests.api.ldes_support import free_port  # noqa: E402
@@ -74,6 +79,9 @@ LANGS = ("nl", "en", "fr", "de")
 VOCABULARY = 20_000
 BATCH = 10_000
 QUERIES = 200
+#: Unique queries for the cold runs (more than a run sends: no repeats; checked and printed).
+COLD_QUERIES = 20_000
+FACETS_ASKED = ("type", "theme", "language")
 THEME = "https://w3id.org/innonet/concepts/theme/t"
 
 
@@ -134,11 +142,11 @@ def batches(n: int) -> Iterator[list[SearchDocument]]:
         yield batch_docs(start, min(BATCH, n - start))
 
 
-def queries() -> list[tuple[str, dict[str, list[str]]]]:
-    """(q, one facet filter): common words (rank < 200) and rare ones (rank 2,000-20,000)."""
-    rnd = random.Random(55)
+def queries(count: int, seed: int) -> list[tuple[str, dict[str, list[str]]]]:
+    """(q, one facet filter): 1-3 words, each common (rank 30-200) or rare (rank 2,000-20,000)."""
+    rnd = random.Random(seed)
     out = []
-    for i in range(QUERIES):
+    for i in range(count):
         lang = LANGS[i % 4]
         words, _ = vocabulary(lang)
         picked = []
@@ -282,8 +290,8 @@ def _ms(text: str) -> float:
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
 
 
-def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float, float, float]:
-    """(p50 ms, p99 ms, requests/s) from wrk --latency; any non-2xx or socket error fails the run."""
+def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
+    """(p50 ms, p99 ms, requests/s, requests) from wrk --latency; any non-2xx or socket error fails."""
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         f.write(script)
     threads = min(2, connections)
@@ -297,7 +305,8 @@ def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float
     p50 = _ms(re.search(r"\s50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"\s99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return p50, p99, rate
+    total = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
+    return p50, p99, rate, total
 
 
 @contextmanager
@@ -329,41 +338,73 @@ def serve_api(alias: str) -> Iterator[str]:
             proc.wait(timeout=20)
 
 
-def search_requests(
-    alias: str,
-) -> tuple[list[tuple[str, str, str | None]], list[tuple[str, str, str | None]]]:
-    """The same 200 queries as API GETs and as Elasticsearch _search POSTs."""
-    api, direct = [], []
-    for q, filters in queries():
+Request = tuple[str, str, str | None]
+
+
+def search_requests(alias: str, count: int, seed: int) -> dict[str, list[Request]]:
+    """The same queries as API GETs, as one ``_search`` body, and as the ``_msearch`` the API sends."""
+    out: dict[str, list[Request]] = {"api": [], "_search": [], "_msearch": []}
+    for q, filters in queries(count, seed):
         params = [("q", q), ("size", "20"), ("facet_size", "10"), ("highlight", "false")]
+        params += [("facet", f) for f in FACETS_ASKED]
         params += [(name, v) for name, values in filters.items() for v in values]
-        api.append(("GET", f"/search?{urlencode(params)}", None))
-        body = build_search_body(SearchQuery(q=q, size=20, facet_size=10, filters=filters))
+        out["api"].append(("GET", f"/search?{urlencode(params)}", None))
+        query = SearchQuery(q=q, size=20, facet_size=10, filters=filters, facets=list(FACETS_ASKED))
+        body = build_search_body(query)
         assert body is not None
-        body["from"] = body.pop("from_", 0)
-        body["timeout"] = "2s"
-        direct.append(("POST", f"/{alias}/_search", orjson.dumps(body).decode()))
-    return api, direct
+        single = {("from" if k == "from_" else k): v for k, v in body.items()} | {"timeout": "2s"}
+        out["_search"].append(("POST", f"/{alias}/_search", orjson.dumps(single).decode()))
+        lines = [line for b in split_search(body, "2s") for line in ({}, b)]
+        ndjson = "".join(orjson.dumps(line).decode() + "\n" for line in lines)
+        out["_msearch"].append(("POST", f"/{alias}/_msearch", ndjson))
+    return out
+
+
+def clear_request_cache(alias: str) -> None:
+    httpx.post(f"{ES}/{alias}/_cache/clear", params={"request": "true"}, timeout=30).raise_for_status()
 
 
 def search_bench(alias: str, seconds: float) -> None:
-    api_reqs, es_reqs = search_requests(alias)
+    warm = search_requests(alias, QUERIES, 55)
+    cold = search_requests(alias, COLD_QUERIES, 56)
     with serve_api(alias) as url:
-        sample = httpx.get(url + api_reqs[0][1], timeout=30)
+        sample = httpx.get(url + warm["api"][0][1], timeout=30)
         sample.raise_for_status()
         print(
-            f"search: {QUERIES} queries rotating (first: {api_reqs[0][1]!r}, {sample.json()['total']:,} hits)"
+            f"search: match + {len(FACETS_ASKED)} facets ({', '.join(FACETS_ASKED)}) + 1 filter, size 20; "
+            f"first query {warm['api'][0][1]!r}: {sample.json()['total']:,} hits"
         )
-        api_script, es_script = wrk_script(api_reqs), wrk_script(es_reqs)
-        wrk(ES, es_script, 20, 3)  # warm-up of both (file cache, JIT, connections)
-        wrk(url, api_script, 20, 3)
-        for connections in (20, 1):
-            e50, e99, erate = wrk(ES, es_script, connections, seconds)
-            a50, a99, arate = wrk(url, api_script, connections, seconds)
-            print(f"  {connections:>2} connections, wrk {seconds:g}s, {load()}:")
-            print(f"     straight to Elasticsearch: p50 {e50:6.2f} ms  p99 {e99:6.2f} ms  {erate:7.1f} req/s")
-            print(f"     through the API:           p50 {a50:6.2f} ms  p99 {a99:6.2f} ms  {arate:7.1f} req/s")
-            print(f"     API overhead (p50 difference) {a50 - e50:.2f} ms; ratio p50 {a50 / e50:.2f}")
+        with httpx.Client(timeout=30) as client:  # the direct bodies must be answered, not refused
+            for _, path, body in warm["_search"][:20] + warm["_msearch"][:20]:
+                assert body is not None
+                answer = client.post(ES + path, content=body, headers={"content-type": "application/json"})
+                answer.raise_for_status()
+                assert "error" not in answer.text[:2000], answer.text[:500]
+        targets = {"_search": ES, "_msearch": ES, "api": url}
+        for name, base in targets.items():  # warm-up: file cache, connections
+            wrk(base, wrk_script(warm[name]), 20, 3)
+        for mode, reqs in (("cold", cold), ("warm", warm)):
+            for connections in (20, 1):
+                print(f"  {mode}, {connections} connections, wrk {seconds:g}s, {load()}:")
+                p50s = {}
+                for name, base in targets.items():
+                    if mode == "cold":
+                        clear_request_cache(alias)
+                    p50, p99, rate, total = wrk(base, wrk_script(reqs[name]), connections, seconds)
+                    p50s[name] = p50
+                    repeats = f" ({total - len(reqs[name]):,} repeated)" if total > len(reqs[name]) else ""
+                    label = {
+                        "_search": "ES _search (one body)",
+                        "_msearch": "ES _msearch (what the API sends)",
+                    }
+                    print(
+                        f"     {label.get(name, 'through the API'):34} p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
+                        f"{rate:7.1f} req/s  {total:,} requests{repeats}"
+                    )
+                print(
+                    f"     API overhead (p50 API - p50 _msearch) {p50s['api'] - p50s['_msearch']:.2f} ms; "
+                    f"ratio p50 API/_search {p50s['api'] / p50s['_search']:.2f}"
+                )
 
 
 def main() -> None:

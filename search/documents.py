@@ -112,8 +112,20 @@ class SearchQuery(BaseModel):
     offset: int = Field(0, ge=0, le=10_000)
     after: list[Any] | None = Field(None, description="search_after: the sort values of the last hit.")
     facet_size: int = Field(20, ge=1, le=100)
+    facets: list[str] | None = Field(
+        None,
+        description="Facets to count (names of FACETS); None = all. Each one is an aggregation over "
+        "every match, the main cost of a search on a large index, so a page asks for those it shows.",
+    )
     collapse: bool = False
     analysis: Literal["stem", "fold"] = "stem"
+
+
+def wanted_facets(query: SearchQuery) -> tuple[str, ...]:
+    """The facets a query counts, in result order (unknown names were refused by the API)."""
+    if query.facets is None:
+        return FACET_FIELDS
+    return tuple(f for f in FACET_FIELDS if f in query.facets)
 
 
 class FacetBucket(BaseModel):

@@ -35,7 +35,6 @@ from pydantic import ValidationError
 from search.analysis import analysed, query_tokens, stemmed
 from search.base import SearchBackend, SearchUnavailable
 from search.documents import (
-    FACET_FIELDS,
     FACETS,
     FacetBucket,
     IndexError_,
@@ -45,6 +44,7 @@ from search.documents import (
     SearchQuery,
     SearchResult,
     Suggestion,
+    wanted_facets,
 )
 from search.queries import distance_km, effective_sort, text_plan
 
@@ -399,9 +399,8 @@ class ElasticsearchBackend(SearchBackend):
         """Text plan, filters, ranges, distance; facets over the filtered matches; search_after."""
         body = build_search_body(query)
         if body is None:  # nothing searchable in q, or a filter on an unknown field
-            return SearchResult(total=0, hits=[], facets={f: [] for f in FACET_FIELDS})
-        with self._errors("search"):
-            response = self._client.search(index=self.alias, timeout=self.search_timeout, **body)
+            return SearchResult(total=0, hits=[], facets={f: [] for f in wanted_facets(query)})
+        response = self._search_split(body)
         hits = []
         for hit in response["hits"]["hits"]:
             doc = from_source(hit["_source"])
@@ -427,9 +426,40 @@ class ElasticsearchBackend(SearchBackend):
                 FacetBucket(value=str(b["key"]), count=int(b["doc_count"]))
                 for b in aggregations.get(field, {}).get("buckets", [])
             ]
-            for field in FACET_FIELDS
+            for field in wanted_facets(query)
         }
         return SearchResult(total=int(response["hits"]["total"]["value"]), hits=hits, facets=facets)
+
+    def _search_split(self, body: dict[str, Any]) -> dict[str, Any]:
+        """Run a search body as :func:`split_search` says, in one ``_msearch``.
+
+        Returns one response shaped like a single ``_search``'s (total and aggregations
+        from the counting request, hits from the page request).
+        """
+        responses = self._msearch(split_search(body, self.search_timeout))
+        if len(responses) == 1:
+            return responses[0]
+        counted, page = responses
+        page["hits"]["total"] = counted["hits"]["total"]
+        page["aggregations"] = counted.get("aggregations", {})
+        return page
+
+    def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The responses of searches sent in one ``_msearch``; any failed one raises SearchUnavailable."""
+        searches: list[dict[str, Any]] = []
+        for body in bodies:
+            searches += [{}, body]
+        with self._errors("search"):
+            response = self._client.msearch(index=self.alias, searches=searches)
+        out = []
+        for item in response["responses"]:
+            if "error" in item:
+                raise SearchUnavailable(
+                    f"Elasticsearch at {self.url} refused search on {self.alias!r}: "
+                    f"HTTP {item.get('status', 0)} {_item_reason(item['error'])}"
+                )
+            out.append(item)
+        return out
 
     def _networks_per_cluster(self, keys: list[str]) -> dict[str, int]:
         """How many networks share each collapsed cluster (one terms + cardinality aggregation)."""
@@ -601,7 +631,7 @@ def build_search_body(query: SearchQuery) -> dict[str, Any] | None:
                     "order": [{"_count": "desc"}, {"_key": "asc"}],
                 }
             }
-            for name in FACET_FIELDS
+            for name in wanted_facets(query)
         },
     }
     if query.after is not None:
@@ -611,3 +641,31 @@ def build_search_body(query: SearchQuery) -> dict[str, Any] | None:
     if query.collapse:
         body["collapse"] = {"field": "collapse_key"}
     return body
+
+
+def split_search(body: dict[str, Any], timeout: str = DEFAULT_SEARCH_TIMEOUT) -> list[dict[str, Any]]:
+    """A :func:`build_search_body` body as the ``_msearch`` bodies the backend sends: counts, page.
+
+    The counting half (``size`` 0: total and facet aggregations over every match) is what
+    costs on a large index, and Elasticsearch's shard request cache keeps ``size`` 0 answers
+    until the next refresh that changed the index, so a repeated query (same words and
+    filters; another page or sort) is counted from it. The page half does not count
+    (``track_total_hits`` false), so Lucene may skip documents that cannot reach the top
+    ``size``. One body only when there is nothing to count, only counting (``size`` 0), or
+    collapsing (whose counts come from the same request).
+    """
+    body = {("from" if k == "from_" else k): v for k, v in body.items()}
+    body["timeout"] = timeout
+    aggregations = body.pop("aggregations", None)
+    if not aggregations or body.get("collapse"):
+        return [{**body, "aggregations": aggregations or {}}]
+    counts = {
+        "query": body["query"],
+        "size": 0,
+        "track_total_hits": True,
+        "aggregations": aggregations,
+        "timeout": timeout,
+    }
+    if body.get("size", 10) == 0:
+        return [counts]
+    return [counts, {**body, "track_total_hits": False}]

@@ -44,6 +44,7 @@ from search.documents import (
     SearchQuery,
     SearchResult,
     Suggestion,
+    wanted_facets,
 )
 from search.queries import TextPlan, distance_km, effective_sort, text_plan
 
@@ -312,7 +313,7 @@ class EmbeddedBackend(SearchBackend):
             raise Unsupported("collapsing duplicate clusters", self.name)
         clause = _match_clause(query)
         if clause is None:  # q given but nothing searchable in it, or an unknown filter field
-            return SearchResult(total=0, hits=[], facets={f: [] for f in FACET_FIELDS})
+            return SearchResult(total=0, hits=[], facets={f: [] for f in wanted_facets(query)})
         from_sql, where, params, ranked = clause
         base = f"FROM {from_sql} WHERE {where}"
         sort = effective_sort(query)
@@ -332,7 +333,7 @@ class EmbeddedBackend(SearchBackend):
                         [facet, *params, query.facet_size],
                     )
                 ]
-                for facet in FACET_FIELDS
+                for facet in wanted_facets(query)
             }
             weights = ", ".join(str(w) for w in COLUMN_WEIGHTS)
             rank_sql = f"bm25(documents_fts, {weights})" if ranked else "NULL"

@@ -88,6 +88,20 @@ class SuggestionOut(BaseModel):
     id: str
 
 
+FacetName = Literal[
+    "type",
+    "theme",
+    "opsi_facet",
+    "lifecycle_stage",
+    "government_level",
+    "barrier",
+    "network",
+    "source",
+    "country",
+    "region",
+    "language",
+    "year",
+]
 FilterParam = Annotated[list[Annotated[str, Field(max_length=500)]] | None, Query(max_length=20)]
 SEARCH_RESPONSES: dict[int | str, dict[str, Any]] = {
     200: {"content": {JSONLD: {"schema": {"type": "object"}}}},
@@ -208,6 +222,14 @@ async def search(
         str | None, Query(max_length=1000, description="next_cursor of the previous page.")
     ] = None,
     facet_size: Annotated[int, Query(ge=1, le=100)] = 20,
+    facet: Annotated[
+        list[FacetName] | None,
+        Query(
+            max_length=12,
+            description="Facets to count (repeatable); default all. Each costs an aggregation over "
+            "every match: ask only for those shown.",
+        ),
+    ] = None,
     collapse: Annotated[bool, Query(description="One hit per duplicate cluster, with shared_by.")] = False,
     highlight_: Annotated[bool, Query(alias="highlight")] = True,
     format_: Annotated[Literal["json", "jsonld"] | None, Query(alias="format")] = None,
@@ -251,6 +273,7 @@ async def search(
             size=size,
             offset=offset,
             facet_size=facet_size,
+            facets=facet,
             collapse=collapse,
         )
         if cursor is not None:

@@ -50,6 +50,13 @@ def test_filters_facets_and_highlight(client) -> None:
     assert years["total"] == 2
 
 
+def test_facet_parameter_selects_the_facets_counted(client) -> None:
+    body = client.get("/search", params=[("facet", "language"), ("facet", "type")]).json()
+    assert list(body["facets"]) == ["type", "language"]
+    assert sum(b["count"] for b in body["facets"]["type"]) == body["total"]
+    assert len(client.get("/search").json()["facets"]) == 12  # default: all
+
+
 def test_upcoming_events_near_a_point_sorted_by_distance(client) -> None:
     body = client.get(
         "/search", params={"upcoming": "true", "lat": 51.05, "lon": 3.72, "km": 400, "sort": "distance"}
@@ -116,6 +123,7 @@ def test_collapse_and_related_work_on_elasticsearch_and_are_501_embedded(client)
         {"lat": 91, "lon": 0, "km": 1},
         {"km": -1, "lat": 0, "lon": 0},
         {"q": "x" * 501},
+        {"facet": "nonsense"},
     ],
 )
 def test_malformed_is_a_clear_400(client, params) -> None:

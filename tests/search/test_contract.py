@@ -252,6 +252,16 @@ def test_facet_size_limits_buckets(seeded: SearchBackend) -> None:
     assert buckets(result, "type") == [("news", 5), ("event", 2), ("project", 1)]
 
 
+def test_only_the_facets_asked_for_are_counted(seeded: SearchBackend) -> None:
+    result = search(seeded, facets=["language", "type", "theme"])
+    assert list(result.facets) == ["type", "theme", "language"]  # result order, not request order
+    assert buckets(result, "type") == [("news", 5), ("event", 2), ("project", 1)]
+    assert buckets(result, "language") == [("en", 2), ("fr", 2), ("nl", 2), ("de", 1)]
+    assert list(search(seeded, "nothingmatchesthis", facets=["year"]).facets) == ["year"]
+    assert search(seeded, facets=[]).facets == {}
+    assert search(seeded, "$$$", facets=["source"]).facets == {"source": []}  # nothing searchable
+
+
 def test_facets_follow_the_query_and_the_filters(seeded: SearchBackend) -> None:
     result = search(seeded, "ghent")
     assert buckets(result, "network") == [(NET_NL, 2)]

@@ -345,3 +345,31 @@ def test_the_last_page_within_the_result_window(es_backend: ElasticsearchBackend
     result = es_backend.search(SearchQuery(offset=10_000, size=100))
     assert result.total == 1
     assert result.hits == []
+
+
+def test_repeated_counts_come_from_the_request_cache_until_the_index_changes(
+    es_backend: ElasticsearchBackend, es_url: str, es_alias: str
+) -> None:
+    assert es_backend.upsert([_doc(i, source=f"src-{i % 2}") for i in range(10)]).errors == []
+    es_backend.refresh()
+
+    def cache_hits() -> int:
+        stats = httpx.get(f"{es_url}/{es_alias}/_stats/request_cache", timeout=10).json()
+        return stats["_all"]["total"]["request_cache"]["hit_count"]
+
+    query = SearchQuery(q="proeftuin", size=3, facets=["source"])
+    first = es_backend.search(query)
+    before = cache_hits()
+    second = es_backend.search(query.model_copy(update={"offset": 3}))  # next page: same counts
+    assert cache_hits() == before + 1
+    assert first.total == second.total == 10
+    assert first.facets == second.facets
+    assert [(b.value, b.count) for b in first.facets["source"]] == [("src-0", 5), ("src-1", 5)]
+    assert len(first.hits) == 3
+    assert {h.id for h in first.hits}.isdisjoint(h.id for h in second.hits)
+
+    es_backend.upsert([_doc(99, source="src-9")])
+    es_backend.refresh()
+    changed = es_backend.search(query)  # the refresh dropped the cached answer
+    assert changed.total == 11
+    assert [(b.value, b.count) for b in changed.facets["source"]][-1] == ("src-9", 1)
