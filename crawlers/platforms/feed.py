@@ -18,6 +18,7 @@ import feedparser
 import nh3
 
 from crawlers.platforms.base import ParseOutcome
+from crawlers.platforms.fastfeed import fast_entries, sorted_attributes
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
 __all__ = ["ParseOutcome", "html_to_text", "parse_feed", "sanitise_html"]
@@ -75,13 +76,25 @@ def _undeclared_utf16(body: bytes) -> bytes:
     return body
 
 
-def parse_feed(body: bytes, source: SourceSpec, content_type: str | None = None) -> ParseOutcome:
-    """Read a fetched feed into raw items."""
+def parse_feed(
+    body: bytes, source: SourceSpec, content_type: str | None = None, *, use_fast: bool = True
+) -> ParseOutcome:
+    """Read a fetched feed into raw items.
+
+    Plain UTF-8 RSS 2.0 / Atom 1.0 goes through crawlers/platforms/fastfeed.py (same items, ~x20
+    faster); everything else, and ``use_fast=False`` (the equality test), through feedparser.
+    """
     if body.lstrip()[:1] == b"{":
         from crawlers.platforms.jsonfeed import parse_json_feed
 
         return parse_json_feed(body, source, content_type)
     outcome = ParseOutcome()
+    if use_fast:
+        fast = fast_entries(body, content_type)
+        if fast is not None:
+            entries, feed_language = fast
+            _build_items(outcome, entries, feed_language, source, fast=True)
+            return outcome
     body = _undeclared_utf16(body)
     headers = {"content-type": content_type} if content_type else None
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
@@ -100,7 +113,39 @@ def parse_feed(body: bytes, source: SourceSpec, content_type: str | None = None)
             f"feed is not well-formed ({type(bozo).__name__}: {bozo}); read what could be read"
         )
     feed_language = (parsed.feed.get("language") or "").strip() or None
-    for position, entry in enumerate(parsed.entries):
+    entries = []
+    for entry in parsed.entries:
+        content = entry.get("content") or []
+        fields = {key: entry[key] for key in _DATE_KEYS if key in entry}
+        fields.update(
+            id=entry.get("id"),
+            link=entry.get("link"),
+            title=entry.get("title"),
+            summary=entry.get("summary"),
+            content=content[0].get("value") if content else None,
+            language=entry.get("language"),
+            authors=[a.get("name") for a in entry.get("authors", [])],
+            tags=[t.get("term") for t in entry.get("tags", [])],
+        )
+        entries.append(fields)
+    _build_items(outcome, entries, feed_language, source)
+    return outcome
+
+
+_DATE_KEYS = tuple(f"{k}{s}" for k in ("published", "updated", "created") for s in ("", "_parsed"))
+
+
+def _build_items(
+    outcome: ParseOutcome,
+    entries: list[dict[str, Any]],
+    feed_language: str | None,
+    source: SourceSpec,
+    *,
+    fast: bool = False,
+) -> None:
+    """RawItems from entries in one shape, whichever parser read them (fast path or feedparser)."""
+    feed_language = (feed_language or "").strip() or None
+    for position, entry in enumerate(entries):
         native_id = _native_id(entry)
         title = html_to_text(entry.get("title"))
         if not native_id or not title:
@@ -114,8 +159,6 @@ def parse_feed(body: bytes, source: SourceSpec, content_type: str | None = None)
                 )
             )
             continue
-        content = entry.get("content") or []
-        body_html = content[0].get("value") if content else None
         published, published_raw = _date(entry, "published", "updated", "created")
         updated, _ = _date(entry, "updated")
         outcome.items.append(
@@ -124,14 +167,17 @@ def parse_feed(body: bytes, source: SourceSpec, content_type: str | None = None)
                 native_id=native_id,
                 title=title,
                 summary=html_to_text(entry.get("summary")),
-                body_html=sanitise_html(body_html),
+                body_html=(
+                    sorted_attributes(sanitise_html(entry.get("content")))
+                    if fast and entry["content_sorted"]
+                    else sanitise_html(entry.get("content"))
+                ),
                 url=(entry.get("link") or None),
                 published=published,
                 published_raw=published_raw,
                 updated=updated,
                 language=(entry.get("language") or feed_language or source.language),
-                authors=[a.get("name") for a in entry.get("authors", []) if a.get("name")],
-                tags=[t.get("term") for t in entry.get("tags", []) if t.get("term")],
+                authors=[a for a in entry["authors"] if a],
+                tags=[t for t in entry["tags"] if t],
             )
         )
-    return outcome
