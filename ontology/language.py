@@ -31,7 +31,14 @@ def detect_language(text: str | None) -> str | None:
     """The BCP 47 primary tag (``nl``, ``en``, ``fr``, ``de``) or None when unsure or too short."""
     if not text or len(text.strip()) < MIN_CHARS:
         return None
-    found = _detector().detect_language_of(text[:1000])
+    return _detect(text[:1000])
+
+
+@lru_cache(maxsize=8192)
+def _detect(text: str) -> str | None:
+    # Bounded cache: a harvest re-maps every item of a feed each cycle (unchanged ones too), and the
+    # same text is detected again each time; lingua costs ~0.1 ms per call, a hit ~0.1 µs.
+    found = _detector().detect_language_of(text)
     return found.iso_code_639_1.name.lower() if found is not None else None
 
 

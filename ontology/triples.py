@@ -12,6 +12,7 @@ negotiation, other formats, tests), and attribute access falls back to it.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -34,30 +35,31 @@ _MUTATORS = frozenset({"parse", "bind", "update", "remove_graph", "__isub__", "_
 class ItemGraph:
     """An insertion-ordered set of triples with the few Graph methods the pipeline uses."""
 
-    __slots__ = ("_graph", "_lines", "_triples")
+    __slots__ = ("_graph", "_lines", "_sha", "_triples")
 
     def __init__(self, triples: Iterable[Triple] = ()) -> None:
         self._triples: dict[Triple, None] = dict.fromkeys(triples)
         self._lines: dict[Triple, str] = {}
         self._graph: Graph | None = None
+        self._sha: str | None = None
 
     # --- writing -----------------------------------------------------------------------------------
     def add(self, triple: Triple) -> ItemGraph:
         self._triples[triple] = None
-        self._graph = None
+        self._graph = self._sha = None
         return self
 
     def addN(self, quads: Iterable[tuple[Node, Node, Node, Any]]) -> ItemGraph:  # noqa: N802 - rdflib's name
         for s, p, o, _ in quads:
             self._triples[(s, p, o)] = None
-        self._graph = None
+        self._graph = self._sha = None
         return self
 
     def remove(self, pattern: tuple[Node | None, Node | None, Node | None]) -> ItemGraph:
         """Remove every triple matching the pattern (None matches anything), as rdflib does."""
         for triple in list(self.triples(pattern)):
             del self._triples[triple]
-        self._graph = None
+        self._graph = self._sha = None
         return self
 
     def set(self, triple: Triple) -> ItemGraph:
@@ -69,7 +71,7 @@ class ItemGraph:
     def __iadd__(self, other: Iterable[Triple]) -> ItemGraph:
         for triple in other:
             self._triples[triple] = None
-        self._graph = None
+        self._graph = self._sha = None
         return self
 
     def __add__(self, other: Iterable[Triple]) -> ItemGraph:
@@ -135,6 +137,17 @@ class ItemGraph:
     def nt(self) -> str:
         """The graph as N-Triples (the same lines as rdflib's serializer; order is insertion order)."""
         return "".join(self.nt_lines())
+
+    def sorted_nt_sha256(self) -> str:
+        """sha256 of the sorted N-Triples lines joined by newlines (the content hash), once per state.
+
+        The store and publish stages both need it; any change to the graph forgets it.
+        """
+        if self._sha is None:
+            # str.splitlines as before (it also splits at U+2028 etc., which N-Triples leaves unescaped)
+            lines = sorted(line for line in self.nt().splitlines() if line.strip())
+            self._sha = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+        return self._sha
 
     def serialize(self, format: str = "turtle", **kwargs: Any) -> Any:  # noqa: A002
         """N-Triples directly; any other format (or options) through a real rdflib Graph."""

@@ -15,6 +15,7 @@ from rdflib import URIRef
 from ontology.cluster import Clusterer, ClusterInput
 from ontology.mapping.common import utc
 from ontology.namespaces import INNONET, RDF
+from ontology.triples import ItemGraph
 from ontology.uris import cluster_iri
 from pipeline.contracts import RawItem, SourceReport
 from pipeline.map import MappedItem
@@ -27,6 +28,8 @@ def content_hash(item: MappedItem) -> str:
 
     The lines are rdflib's own (ontology/triples.py), split as before, so stored hashes stay valid.
     """
+    if isinstance(item.content, ItemGraph):
+        return item.content.sorted_nt_sha256()  # computed once for store and publish
     lines = sorted(line for line in item.content.serialize(format="nt").splitlines() if line.strip())
     return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
 

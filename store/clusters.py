@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import UTC, datetime
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Base
@@ -41,9 +41,10 @@ def lookup_keys(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
 
 
 def lookup_signatures(engine: Engine, clusters: Iterable[str]) -> dict[str, list[int]]:
-    with Session(engine) as s:
-        q = select(ClusterSignatureRow).where(ClusterSignatureRow.cluster.in_(list(clusters)))
-        return {row.cluster: [int(v) for v in row.signature] for row in s.scalars(q)}
+    table = ClusterSignatureRow.__table__
+    with engine.connect() as conn:
+        q = select(table.c.cluster, table.c.signature).where(table.c.cluster.in_(list(clusters)))
+        return {cluster: [int(v) for v in signature] for cluster, signature in conn.execute(q)}
 
 
 def save_clusters(engine: Engine, keys: dict[str, str], signatures: dict[str, list[int]]) -> None:
@@ -66,25 +67,34 @@ def save_clusters(engine: Engine, keys: dict[str, str], signatures: dict[str, li
 
 
 def record_unmapped(engine: Engine, source_id: str, tags: dict[str, str]) -> None:
-    """Count each unmapped tag (tag -> an example item IRI) for the source's partner."""
+    """Count each unmapped tag (tag -> an example item IRI) for the source's partner.
+
+    One SELECT for the batch's tags, then executemany insert/update (not one ORM get per tag).
+    """
     now = datetime.now(UTC)
-    with Session(engine) as s, s.begin():
-        for tag, example in tags.items():
-            row = s.get(UnmappedTagRow, (source_id, tag[:300]))
-            if row is None:
-                s.add(
-                    UnmappedTagRow(
-                        source_id=source_id,
-                        tag=tag[:300],
-                        count=1,
-                        first_seen_at=now,
-                        last_seen_at=now,
-                        example_item=example[:500],
-                    )
-                )
-            else:
-                row.count += 1
-                row.last_seen_at = now
+    table = UnmappedTagRow.__table__
+    wanted = {tag[:300]: example[:500] for tag, example in tags.items()}
+    with engine.begin() as conn:
+        known: set[str] = set()
+        names = list(wanted)
+        for i in range(0, len(names), 500):
+            q = select(table.c.tag).where(table.c.source_id == source_id, table.c.tag.in_(names[i : i + 500]))
+            known.update(conn.scalars(q))
+        new = [
+            {"source_id": source_id, "tag": tag, "count": 1, "first_seen_at": now, "last_seen_at": now,
+             "example_item": example}
+            for tag, example in wanted.items()
+            if tag not in known
+        ]  # fmt: skip
+        if new:
+            conn.execute(insert(table), new)
+        if known:
+            conn.execute(
+                update(table)
+                .where(table.c.source_id == bindparam("sid"), table.c.tag == bindparam("key"))
+                .values(count=table.c.count + 1, last_seen_at=bindparam("now")),
+                [{"sid": source_id, "key": tag, "now": now} for tag in known],
+            )
 
 
 def unmapped_tags(engine: Engine, source_id: str) -> list[UnmappedTagRow]:

@@ -24,7 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ontology.namespaces import DCTERMS, INNONET, PROV, RDF, SCHEMA, XSD
-from ontology.triples import nt_line
+from ontology.triples import ItemGraph, nt_line
 from store.ldes_models import (
     LdesFollowItemRow,
     LdesFollowStateRow,
@@ -36,6 +36,7 @@ from store.repository import Store, aware
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
+_THEME_PREDICATES = frozenset({DCTERMS.subject, DCAT.theme})
 
 #: The facets a filtered view can select on (the same names as /search's filters, plus theme).
 FACETS = ("type", "theme", "network", "source", "language")
@@ -113,15 +114,42 @@ def member_facets(kind: str, source_id: str | None, graph: Graph, item: URIRef) 
     out = {("type", kind)}
     if source_id:
         out.add(("source", source_id))
-    for net in graph.objects(item, INNONET.network):
-        out.add(("network", _last_segment(str(net))))
-    for lang in graph.objects(item, SCHEMA.inLanguage):
-        out.add(("language", str(lang).lower()))
-    for pred in (DCTERMS.subject, DCAT.theme):
-        for theme in graph.objects(item, pred):
-            if isinstance(theme, URIRef):
-                out.add(("theme", str(theme)))
+    # One pass over the item's own triples (an ItemGraph scans all its triples per pattern).
+    for _, pred, obj in graph.triples((item, None, None)):
+        if pred == INNONET.network:
+            out.add(("network", _last_segment(str(obj))))
+        elif pred == SCHEMA.inLanguage:
+            out.add(("language", str(obj).lower()))
+        elif pred in _THEME_PREDICATES and isinstance(obj, URIRef):
+            out.add(("theme", str(obj)))
     return out
+
+
+def _version_nt_lines(record: ItemGraph, item: URIRef, version: URIRef, ts: datetime) -> str:
+    """``version_nt`` from the record's cached N-Triples lines: a line whose subject is the item
+    (it starts with ``<item> ``) gets ``<version> `` instead; the rest of the line is unchanged."""
+    item_prefix, version_prefix = item.n3() + " ", version.n3() + " "
+    skip = item_prefix + PROV.generatedAtTime.n3() + " "
+    cut = len(item_prefix)
+    seen: set[str] = set()
+    lines: list[str] = []
+    for line in record.nt_lines():
+        if line.startswith(item_prefix):
+            if line.startswith(skip):
+                continue
+            line = version_prefix + line[cut:]
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    for triple in (
+        (version, DCTERMS.isVersionOf, item),
+        (version, PROV.generatedAtTime, Literal(_iso(ts), datatype=XSD.dateTime)),
+    ):
+        line = nt_line(triple)
+        if line not in seen:
+            seen.add(line)
+            lines.append(line)
+    return "".join(lines)
 
 
 def version_nt(record: Iterable[tuple], item: URIRef, version: URIRef, ts: datetime) -> str:
@@ -130,6 +158,8 @@ def version_nt(record: Iterable[tuple], item: URIRef, version: URIRef, ts: datet
     The record's triples (an ItemGraph or any triple iterable) with the item's own triples moved
     onto the version IRI; each line is rdflib's N-Triples row (ontology/triples.py).
     """
+    if isinstance(record, ItemGraph):
+        return _version_nt_lines(record, item, version, ts)
     seen: set[tuple] = set()
     lines: list[str] = []
     for s, p, o in record:

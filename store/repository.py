@@ -51,6 +51,10 @@ def make_engine(url: str) -> Engine:
         def _pragmas(dbapi_conn: Any, _record: Any) -> None:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
+            # WAL + NORMAL: a commit no longer waits for an fsync (~0.7 ms each, one per source batch).
+            # Durable against a crash of the process (the WAL is in the OS); an OS crash or power
+            # loss can lose the last commits, never corrupt the database (docs/vocabulary.md "Speed").
+            cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
