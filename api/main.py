@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(metrics_router.router)
     partners_router.install(app, settings)  # /partner/v1: body limit, rate limit, routes
     web.install(app)  # the pages (/, /find, /items, /events, /networks, /barriers, /partners) and /static
+    search.install_fast_path(app)  # everyday GET /search without FastAPI's parameter solving
     ldes.install_fast_path(app)  # outermost: cached closed LDES pages skip routing (after all add_middleware)
 
     @app.get("/health", operation_id="health", tags=["operations"])

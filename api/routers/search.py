@@ -8,14 +8,26 @@ configured backend does not have are a 501 naming the backend that has them.
 
 from __future__ import annotations
 
+import inspect
 import re
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from functools import cache
+from typing import Annotated, Any, Literal, get_type_hints
+from urllib.parse import parse_qsl
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import SearchDep, SettingsDep
 from ontology.uris import doc_path
@@ -351,3 +363,83 @@ async def related(
     base = settings.base_url.rstrip("/")
     hits = [_hit(h.document, base, score=h.score) for h in result.hits]
     return _json(SearchOut(total=result.total, offset=0, size=size, hits=hits, facets={}))
+
+
+# -- fast path -------------------------------------------------------------------------------
+#: Parameters the fast path takes: the everyday search (words, filters, facets, paging by
+#: offset, relevance or date order). Anything else (dates, geo, cursors, collapse, format,
+#: JSON-LD) goes through FastAPI's route.
+_FAST_SCALARS = frozenset({"q", "size", "offset", "facet_size", "highlight", "sort"})
+_FAST_LISTS = frozenset({*FACETS, "facet"})
+
+
+@cache
+def _fast_model() -> type[BaseModel]:
+    """The route's own parameter annotations (types, bounds, aliases) for the fast-path subset.
+
+    Built from :func:`search`'s signature, so the fast path accepts exactly what the route
+    accepts; whatever fails here falls through to the route, which answers its usual 400.
+    """
+    hints = get_type_hints(search, include_extras=True)
+    defaults = {name: p.default for name, p in inspect.signature(search).parameters.items()}
+    fields: dict[str, Any] = {}
+    for name, hint in hints.items():
+        key = "highlight" if name == "highlight_" else name
+        if key in _FAST_SCALARS or key in _FAST_LISTS:
+            fields[name] = (hint, defaults[name])
+    return create_model("FastSearchParams", __config__=ConfigDict(extra="forbid"), **fields)
+
+
+def _fast_params(scope: Scope) -> dict[str, Any] | None:
+    """The validated keyword arguments of :func:`search` for this request, or None (use the route)."""
+    for name, value in scope["headers"]:
+        if name == b"accept" and b"ld+json" in value:
+            return None  # content negotiation: the route decides
+    raw: dict[str, Any] = {}
+    for key, value in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True):
+        if not value:
+            return None
+        if key in _FAST_LISTS:
+            raw.setdefault(key, []).append(value)
+        elif key in _FAST_SCALARS and key not in raw:
+            raw[key] = value
+        else:  # another parameter, or a scalar given twice
+            return None
+    try:
+        params = _fast_model().model_validate(raw)
+    except ValidationError:
+        return None
+    return {name: getattr(params, name) for name in type(params).model_fields}
+
+
+class SearchFastPath:
+    """Pure ASGI middleware: an everyday ``GET /search`` runs :func:`search` without FastAPI's
+    routing and per-parameter dependency solving (measured: most of the API's overhead over
+    Elasticsearch; ``bench/bench_search_load.py``). Same function, same validation model, same
+    bytes (``_json``); any other request, a parameter it does not take, or any error goes
+    through the route unchanged (``tests/api/test_search_api.py`` compares both byte for byte).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.served = 0  # answers given here (the tests check the path is really taken)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/search":
+            app = scope.get("app")
+            params = _fast_params(scope)
+            if params is not None and app is not None:
+                try:
+                    page = await search(Request(scope), app.state.backend, app.state.settings, **params)
+                except Exception:  # noqa: BLE001 - the route answers errors in its own shape
+                    page = None
+                if isinstance(page, SearchOut):
+                    self.served += 1
+                    await _json(page)(scope, receive, send)
+                    return
+        await self.app(scope, receive, send)
+
+
+def install_fast_path(app: FastAPI) -> None:
+    """Put :class:`SearchFastPath` in front of the app (call after the other ``add_middleware``)."""
+    app.add_middleware(SearchFastPath)

@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
+from api.routers.search import SearchFastPath
 from search.embedded import EmbeddedBackend
 from tests.search.test_contract_features import DOCS, ITEM, THEME
 
@@ -131,3 +132,63 @@ def test_malformed_is_a_clear_400(client, params) -> None:
     assert r.status_code == 400, r.text
     assert r.headers["content-type"] == "application/problem+json"
     assert r.json()["detail"]
+
+
+def _fast_path(app) -> SearchFastPath:
+    layer = app.middleware_stack
+    while not isinstance(layer, SearchFastPath):
+        layer = layer.app
+    return layer
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        [],
+        [("q", "burgerparticipatie")],
+        [("q", "sandboxes"), ("country", "GBR"), ("highlight", "true")],
+        [("q", "proeftuin werkdag"), ("size", "1"), ("offset", "1"), ("sort", "date")],
+        [("theme", THEME + "participation"), ("facet", "type"), ("facet", "language"), ("facet_size", "2")],
+        [("q", "événement"), ("language", "fr"), ("language", "nl"), ("highlight", "false")],
+        [("year", "2030"), ("size", "0")],
+        [("q", "$$$")],  # nothing searchable: an empty page
+        [("sort", "start")],  # next_cursor in start order
+    ],
+)
+def test_the_fast_path_answers_byte_for_byte_like_the_route(client, params) -> None:
+    fast = _fast_path(client.app)
+    before = fast.served
+    quick = client.get("/search", params=params)
+    assert fast.served == before + 1  # really answered by the fast path
+    routed = client.get("/search", params=[*params, ("format", "json")])  # format: only the route takes it
+    assert fast.served == before + 1
+    assert quick.status_code == routed.status_code == 200
+    assert quick.content == routed.content
+    assert quick.headers == routed.headers
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"size": 101},  # invalid: the route's 400
+        {"facet": "nonsense"},
+        {"q": ""},
+        {"lat": 50, "lon": 4, "km": 10},  # parameters the fast path does not take
+        {"cursor": "x"},
+        {"q": "a", "size": [1, 2]},  # a scalar twice
+    ],
+)
+def test_what_the_fast_path_does_not_take_goes_to_the_route(client, params) -> None:
+    fast = _fast_path(client.app)
+    before = fast.served
+    r = client.get("/search", params=params)
+    assert fast.served == before
+    assert r.status_code in (200, 400), r.text
+
+
+def test_json_ld_is_negotiated_by_the_route(client) -> None:
+    fast = _fast_path(client.app)
+    before = fast.served
+    r = client.get("/search", params={"q": "proeftuin"}, headers={"Accept": "application/ld+json"})
+    assert fast.served == before
+    assert r.headers["content-type"].startswith("application/ld+json")
