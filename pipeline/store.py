@@ -8,7 +8,7 @@ content graph is hashed: provenance (fetch time, run) and derived statements (cl
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from rdflib import URIRef
 
@@ -69,15 +69,34 @@ def cluster_items(items: list[MappedItem], clusterer: Clusterer, base: str) -> N
         item.derived.add((node, RDF.type, INNONET.Cluster))
 
 
-def store_clusterer(store: Store, base: str) -> Clusterer:
+class StoredClusterer(Clusterer):
+    """A ``Clusterer`` that remembers which keys and signatures it read from the store.
+
+    ``save_clusters`` then writes only the rest (no second read of the same keys).
+    """
+
+    def __init__(self, store: Store, base: str) -> None:
+        self.stored_keys: set[str] = set()
+        self.stored_signatures: set[str] = set()
+        new_id: Callable[[str], str] = lambda key: str(cluster_iri(base, key))  # noqa: E731
+        super().__init__(new_id, lookup=self._lookup_keys, signatures=self._lookup_signatures)
+        self._engine = store.engine
+
+    def _lookup_keys(self, keys: Iterable[str]) -> dict[str, str]:
+        found = cluster_store.lookup_keys(self._engine, keys)
+        self.stored_keys.update(found)
+        return found
+
+    def _lookup_signatures(self, ids: Iterable[str]) -> dict[str, list[int]]:
+        found = cluster_store.lookup_signatures(self._engine, ids)
+        self.stored_signatures.update(found)
+        return found
+
+
+def store_clusterer(store: Store, base: str) -> StoredClusterer:
     """A clusterer that finds copies stored by earlier runs and mints cluster IRIs under ``base``."""
     cluster_store.ensure_tables(store.engine)
-    new_id: Callable[[str], str] = lambda key: str(cluster_iri(base, key))  # noqa: E731
-    return Clusterer(
-        new_id,
-        lookup=lambda keys: cluster_store.lookup_keys(store.engine, keys),
-        signatures=lambda ids: cluster_store.lookup_signatures(store.engine, ids),
-    )
+    return StoredClusterer(store, base)
 
 
 def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw_sha256: str | None) -> None:
@@ -86,7 +105,13 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
         base = base_of(items[0].iri)
         clusterer = store_clusterer(store, base)
         cluster_items(items, clusterer, base)
-        cluster_store.save_clusters(store.engine, clusterer.index, clusterer.signatures)
+        cluster_store.save_clusters(
+            store.engine,
+            clusterer.index,
+            clusterer.signatures,
+            stored_keys=clusterer.stored_keys,
+            stored_signatures=clusterer.stored_signatures,
+        )
         unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
         if unmapped:
             cluster_store.record_unmapped(store.engine, report.source_id, unmapped)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
@@ -26,44 +27,93 @@ def ensure_tables(engine: Engine) -> None:
         _READY.add(id(engine))
 
 
+_KEYS = ClusterKeyRow.__table__
+_SIGS = ClusterSignatureRow.__table__
+# Statements built once (an expanding IN takes the list at execution): building a select per call
+# was most of the SQLAlchemy time of a harvest's store step. Plain Core, so SQLite and PostgreSQL alike.
+_LOOKUP_KEYS = select(_KEYS.c.key, _KEYS.c.cluster).where(_KEYS.c.key.in_(bindparam("keys", expanding=True)))
+_LOOKUP_SIGNATURES = select(_SIGS.c.cluster, _SIGS.c.signature).where(
+    _SIGS.c.cluster.in_(bindparam("clusters", expanding=True))
+)
+
+
 def lookup_keys(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
     wanted = list(dict.fromkeys(keys))
     found: dict[str, str] = {}
-    with Session(engine) as s:
+    if not wanted:
+        return found
+    with engine.connect() as conn:
         for i in range(0, len(wanted), 500):
-            # Columns, not ORM objects: a batch asks for a few hundred keys.
-            q = select(ClusterKeyRow.key, ClusterKeyRow.cluster).where(
-                ClusterKeyRow.key.in_(wanted[i : i + 500])
+            found.update(
+                (key, cluster) for key, cluster in conn.execute(_LOOKUP_KEYS, {"keys": wanted[i : i + 500]})
             )
-            for key, cluster in s.execute(q):
-                found[key] = cluster
     return found
 
 
 def lookup_signatures(engine: Engine, clusters: Iterable[str]) -> dict[str, list[int]]:
-    table = ClusterSignatureRow.__table__
+    wanted = list(dict.fromkeys(clusters))
+    found: dict[str, list[int]] = {}
+    if not wanted:
+        return found
     with engine.connect() as conn:
-        q = select(table.c.cluster, table.c.signature).where(table.c.cluster.in_(list(clusters)))
-        return {cluster: [int(v) for v in signature] for cluster, signature in conn.execute(q)}
+        for i in range(0, len(wanted), 500):
+            rows = conn.execute(_LOOKUP_SIGNATURES, {"clusters": wanted[i : i + 500]})
+            found.update((cluster, [int(v) for v in signature]) for cluster, signature in rows)
+    return found
 
 
-def save_clusters(engine: Engine, keys: dict[str, str], signatures: dict[str, list[int]]) -> None:
-    """Remember new keys and signatures (existing ones are never reassigned)."""
+def save_clusters(
+    engine: Engine,
+    keys: dict[str, str],
+    signatures: dict[str, list[int]],
+    *,
+    stored_keys: Iterable[str] | None = None,
+    stored_signatures: Iterable[str] | None = None,
+) -> None:
+    """Remember new keys and signatures (existing ones are never reassigned).
+
+    ``stored_keys``/``stored_signatures``: what the caller has just read from the store (the
+    clusterer's lookups); those are left out before the store is asked which of the rest it has.
+    """
     # Core executemany inserts (one statement per table), not one ORM object per key.
-    with Session(engine) as s, s.begin():
-        stored = {key[:600]: cluster for key, cluster in keys.items()}  # as the column keeps them
-        known = set(lookup_keys(engine, stored))
-        new_keys = {key: cluster for key, cluster in stored.items() if key not in known}
+    stored = {key[:600]: cluster for key, cluster in keys.items()}  # as the column keeps them
+    read = {key[:600] for key in stored_keys or ()}
+    candidates = {key: cluster for key, cluster in stored.items() if key not in read}
+    have_sigs = set(stored_signatures or ())
+    sig_candidates = {c: sig for c, sig in signatures.items() if c not in have_sigs}
+    if not candidates and not sig_candidates:
+        return
+    new_keys = [{"key": k, "cluster": c} for k, c in candidates.items()]
+    new_signatures = [
+        {"cluster": cluster, "signature": [str(v) for v in signature]}
+        for cluster, signature in sig_candidates.items()
+    ]
+    keys_stmt, sigs_stmt = _inserts(engine.dialect.name)
+    with engine.begin() as conn:
         if new_keys:
-            s.execute(insert(ClusterKeyRow), [{"key": k, "cluster": c} for k, c in new_keys.items()])
-        have = set(lookup_signatures(engine, signatures))
-        new_signatures = [
-            {"cluster": cluster, "signature": [str(v) for v in signature]}
-            for cluster, signature in signatures.items()
-            if cluster not in have
-        ]
+            conn.execute(keys_stmt, new_keys)
         if new_signatures:
-            s.execute(insert(ClusterSignatureRow), new_signatures)
+            conn.execute(sigs_stmt, new_signatures)
+
+
+def _inserts(dialect: str) -> tuple[Any, Any]:
+    """Inserts that leave an existing key or signature as it is (no read first; safe against a
+    concurrent harvest storing the same key): ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
+    if dialect not in _CONFLICT_FREE:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            raise ValueError(f"unsupported database dialect for the store: {dialect}")
+        _CONFLICT_FREE[dialect] = (
+            dialect_insert(_KEYS).on_conflict_do_nothing(index_elements=[_KEYS.c.key]),
+            dialect_insert(_SIGS).on_conflict_do_nothing(index_elements=[_SIGS.c.cluster]),
+        )
+    return _CONFLICT_FREE[dialect]
+
+
+_CONFLICT_FREE: dict[str, tuple[Any, Any]] = {}
 
 
 def record_unmapped(engine: Engine, source_id: str, tags: dict[str, str]) -> None:

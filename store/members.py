@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from rdflib import Graph, Literal, Namespace, URIRef
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -229,6 +229,30 @@ class Chunk:
     count: int
 
 
+_MEMBERS, _HEADS_T = LdesMemberRow.__table__, LdesHeadRow.__table__
+# publish_many's statements, built once (their construction was a large part of a batch's time).
+_HEADS = select(_HEADS_T.c.item_iri, _HEADS_T.c.seq, _HEADS_T.c.content_hash, _HEADS_T.c.deleted).where(
+    _HEADS_T.c.item_iri.in_(bindparam("iris", expanding=True))
+)
+_TAKEN = select(_MEMBERS.c.version_iri).where(
+    _MEMBERS.c.version_iri.in_(bindparam("versions", expanding=True))
+)
+_NEWEST = select(_MEMBERS.c.generated_at).order_by(_MEMBERS.c.seq.desc()).limit(1)
+_INSERT_MEMBERS = insert(_MEMBERS).returning(_MEMBERS.c.seq, sort_by_parameter_order=True)
+_INSERT_FACETS = insert(LdesMemberFacetRow.__table__)
+_INSERT_HEADS = insert(_HEADS_T)
+_UPDATE_HEADS = (
+    update(_HEADS_T)
+    .where(_HEADS_T.c.item_iri == bindparam("key"))
+    .values(
+        seq=bindparam("seq"),
+        content_hash=bindparam("content_hash"),
+        deleted=bindparam("deleted"),
+        source_id=bindparam("source_id"),
+    )
+)
+
+
 class MemberLog:
     """Append and read members of this instance's stream, in the store's database."""
 
@@ -282,15 +306,10 @@ class MemberLog:
     def _publish_many(self, entries: Sequence[Publication], now: datetime | None) -> list[str | None]:
         iris = list(dict.fromkeys(e.item_iri for e in entries))
         out: list[str | None] = []
-        with self.store.session() as s, s.begin():
+        with self.store.engine.begin() as s:  # Core, statements built once (see _HEADS)
             heads: dict[str, tuple[int, str | None, bool]] = {}
             for i in range(0, len(iris), 500):
-                q = select(
-                    LdesHeadRow.item_iri, LdesHeadRow.seq, LdesHeadRow.content_hash, LdesHeadRow.deleted
-                )
-                for iri, seq, chash, deleted in s.execute(
-                    q.where(LdesHeadRow.item_iri.in_(iris[i : i + 500]))
-                ):
+                for iri, seq, chash, deleted in s.execute(_HEADS, {"iris": iris[i : i + 500]}):
                     heads[iri] = (seq, chash, bool(deleted))
             had_head = set(heads)
             todo = []
@@ -309,16 +328,12 @@ class MemberLog:
             taken: set[str] = set()
             candidates = list(first.values())
             for i in range(0, len(candidates), 500):
-                q = select(LdesMemberRow.version_iri).where(
-                    LdesMemberRow.version_iri.in_(candidates[i : i + 500])
-                )
-                taken.update(s.scalars(q))
+                taken.update(s.scalars(_TAKEN, {"versions": candidates[i : i + 500]}))
             rows, facets = [], []
             for _, entry in todo:
                 version = version_iri(self.base, entry.item_iri, ts)
                 while version in taken or (
-                    version != first[entry.item_iri]
-                    and s.scalar(select(LdesMemberRow.seq).where(LdesMemberRow.version_iri == version))
+                    version != first[entry.item_iri] and s.scalar(_TAKEN, {"versions": [version]})
                 ):
                     ts += timedelta(seconds=1)  # one version per item per second
                     version = version_iri(self.base, entry.item_iri, ts)
@@ -336,18 +351,14 @@ class MemberLog:
                     }
                 )
                 facets.append(member_facets(entry.kind, entry.source_id, entry.graph, item))  # type: ignore[arg-type]
-            seqs = list(
-                s.scalars(
-                    insert(LdesMemberRow).returning(LdesMemberRow.seq, sort_by_parameter_order=True), rows
-                )
-            )
+            seqs = list(s.execute(_INSERT_MEMBERS, rows).scalars())
             facet_rows = [
                 {"seq": seq, "facet": facet, "value": value[:500]}
                 for seq, values in zip(seqs, facets, strict=True)
                 for facet, value in sorted(values)
             ]
             if facet_rows:
-                s.execute(insert(LdesMemberFacetRow), facet_rows)
+                s.execute(_INSERT_FACETS, facet_rows)
             latest: dict[str, dict] = {}  # per item, its last member of this batch
             for seq, (_, entry) in zip(seqs, todo, strict=True):
                 latest[entry.item_iri] = {
@@ -361,20 +372,9 @@ class MemberLog:
             for row, (index, _) in zip(rows, todo, strict=True):
                 out[index] = row["version_iri"]
             if new_heads:
-                s.execute(insert(LdesHeadRow), new_heads)
+                s.execute(_INSERT_HEADS, new_heads)
             if old_heads:
-                table = LdesHeadRow.__table__
-                s.connection().execute(
-                    update(table)
-                    .where(table.c.item_iri == bindparam("key"))
-                    .values(
-                        seq=bindparam("seq"),
-                        content_hash=bindparam("content_hash"),
-                        deleted=bindparam("deleted"),
-                        source_id=bindparam("source_id"),
-                    ),
-                    old_heads,
-                )
+                s.execute(_UPDATE_HEADS, old_heads)
         return out
 
     def withdraw(self, item_iri: str, now: datetime | None = None) -> str | None:
@@ -453,9 +453,9 @@ class MemberLog:
         raise RuntimeError(f"could not append a member for {item_iri} after 5 attempts")
 
     @staticmethod
-    def _next_timestamp(s: Session, now: datetime | None) -> datetime:
+    def _next_timestamp(s: Session | Connection, now: datetime | None) -> datetime:
         ts = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-        last = s.scalar(select(LdesMemberRow.generated_at).order_by(LdesMemberRow.seq.desc()).limit(1))
+        last = s.scalar(_NEWEST)
         last = aware(last)
         return max(ts, last) if last is not None else ts
 

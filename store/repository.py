@@ -82,6 +82,24 @@ def _add_missing_columns(engine: Engine) -> None:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
+_RECORDS = RecordRow.__table__
+# Built once: statement construction (coercions) cost more than SQLite's work for a source's batch.
+_RECORD_HASHES = select(_RECORDS.c.iri, _RECORDS.c.content_hash).where(
+    _RECORDS.c.iri.in_(bindparam("iris", expanding=True))
+)
+_INSERT_RECORDS = insert(_RECORDS)
+_UPDATE_RECORDS = (
+    update(_RECORDS)
+    .where(_RECORDS.c.iri == bindparam("key"))
+    .values(
+        content_hash=bindparam("content_hash"),
+        graph=bindparam("graph"),
+        raw_sha256=bindparam("raw_sha256"),
+        updated_at=bindparam("updated_at"),
+    )
+)
+
+
 class Store:
     """The store behind one database URL."""
 
@@ -279,14 +297,14 @@ class Store:
 
     def _upsert_records(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
         now = _now()
-        table = RecordRow.__table__
         iris = [r["iri"] for r in records]
         outcomes: list[Outcome] = []
-        with self.session() as s, s.begin():
+        with self.engine.begin() as conn:  # Core and statements built once: no ORM objects per record
             known: dict[str, str] = {}
             for i in range(0, len(iris), 500):
-                q = select(RecordRow.iri, RecordRow.content_hash).where(RecordRow.iri.in_(iris[i : i + 500]))
-                known.update((iri, chash) for iri, chash in s.execute(q))
+                known.update(
+                    (iri, chash) for iri, chash in conn.execute(_RECORD_HASHES, {"iris": iris[i : i + 500]})
+                )
             new, changed = [], []
             for r in records:
                 stored = known.get(r["iri"])
@@ -313,19 +331,9 @@ class Store:
                     known[r["iri"]] = r["content_hash"]
                     outcomes.append(Outcome.UPDATED)
             if new:
-                s.execute(insert(table), new)
+                conn.execute(_INSERT_RECORDS, new)
             if changed:
-                s.connection().execute(
-                    update(table)
-                    .where(table.c.iri == bindparam("key"))
-                    .values(
-                        content_hash=bindparam("content_hash"),
-                        graph=bindparam("graph"),
-                        raw_sha256=bindparam("raw_sha256"),
-                        updated_at=bindparam("updated_at"),
-                    ),
-                    changed,
-                )
+                conn.execute(_UPDATE_RECORDS, changed)
         return outcomes
 
     def record(self, iri: str) -> RecordRow | None:
