@@ -28,6 +28,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            await search.close_fast_path(app)  # the async search session, before the backend's own
             app.state.backend.close()
             app.state.store.close()
 

@@ -66,9 +66,9 @@ from search.elasticsearch import (  # noqa: E402
     BULK_CHUNK,
     BULK_SENDERS,
     ElasticsearchBackend,
-    build_search_body,
     index_definition,
     ndjson_index,
+    page_search_body,
     split_search,
 )
 from search.reindex import LOAD_SETTINGS, AliasRebuild, serving_settings  # noqa: E402
@@ -350,7 +350,7 @@ def search_requests(alias: str, count: int, seed: int) -> dict[str, list[Request
         params += [(name, v) for name, values in filters.items() for v in values]
         out["api"].append(("GET", f"/search?{urlencode(params)}", None))
         query = SearchQuery(q=q, size=20, facet_size=10, filters=filters, facets=list(FACETS_ASKED))
-        body = build_search_body(query)
+        body = page_search_body(query)  # what the API's fast path sends
         assert body is not None
         single = {("from" if k == "from_" else k): v for k, v in body.items()} | {"timeout": "2s"}
         out["_search"].append(("POST", f"/{alias}/_search", orjson.dumps(single).decode()))

@@ -153,13 +153,22 @@ def _fast_path(app) -> SearchFastPath:
         [("year", "2030"), ("size", "0")],
         [("q", "$$$")],  # nothing searchable: an empty page
         [("sort", "start")],  # next_cursor in start order
+        [("sort", "date"), ("size", "2")],  # next_cursor in date order
+        [("q", "sandbox mobility"), ("size", "1")],  # next_cursor in relevance order (score + id)
+        [("q", "werkdag"), ("facet", "year"), ("facet", "region"), ("facet", "country")],
+        [("q", "Het Pand werkdag"), ("highlight", "true"), ("type", "Event")],  # a location in the hit
+        [("q", "regulatory sandbox"), ("theme", THEME + "participation"), ("theme", THEME + "regulation")],
+        [("offset", "2"), ("size", "3"), ("facet_size", "1")],
+        [("q", "the"), ("highlight", "true")],  # only stop words
     ],
 )
 def test_the_fast_path_answers_byte_for_byte_like_the_route(client, params) -> None:
     fast = _fast_path(client.app)
-    before = fast.served
+    before, direct = fast.served, fast.direct
     quick = client.get("/search", params=params)
     assert fast.served == before + 1  # really answered by the fast path
+    if client.backend_name == "elasticsearch" and params != [("q", "$$$")]:
+        assert fast.direct == direct + 1  # from Elasticsearch's response, without result models
     routed = client.get("/search", params=[*params, ("format", "json")])  # format: only the route takes it
     assert fast.served == before + 1
     assert quick.status_code == routed.status_code == 200
@@ -192,3 +201,34 @@ def test_json_ld_is_negotiated_by_the_route(client) -> None:
     r = client.get("/search", params={"q": "proeftuin"}, headers={"Accept": "application/ld+json"})
     assert fast.served == before
     assert r.headers["content-type"].startswith("application/ld+json")
+
+
+@pytest.mark.integration
+def test_elasticsearch_unreachable_is_the_routes_503(make_settings, tmp_path) -> None:
+    """The fast path's async transport fails; the route answers its usual problem document."""
+    from tests.api.ldes_support import free_port
+
+    settings = make_settings(
+        search_backend="elasticsearch", es_url=f"http://127.0.0.1:{free_port()}", es_index="nowhere"
+    )
+    with TestClient(create_app(settings)) as c:
+        fast = _fast_path(c.app)
+        r = c.get("/search", params={"q": "sandbox"})
+        assert fast.served == 0
+    assert r.status_code == 503
+    assert r.headers["content-type"] == "application/problem+json"
+    assert "not reachable" in r.json()["detail"]
+
+
+@pytest.mark.integration
+def test_elasticsearch_refusing_the_search_is_the_routes_503(make_settings, es_url, es_alias) -> None:
+    """An index that does not exist: Elasticsearch answers 404 per search; same problem as the route."""
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
+    with TestClient(create_app(settings)) as c:
+        fast = _fast_path(c.app)
+        quick = c.get("/search", params={"q": "sandbox"})
+        routed = c.get("/search", params={"q": "sandbox", "format": "json"})
+        assert fast.served == 0
+    assert quick.status_code == routed.status_code == 503
+    assert quick.json() == routed.json()
+    assert "index_not_found" in quick.json()["detail"]
