@@ -36,12 +36,10 @@ from ontology.validation import shapes_graph
 from pipeline.contracts import FetchResult, NetworkSpec, RawItem, Registry, SourceReport, SourceSpec
 from pipeline.harvest import process_fetched
 from pipeline.map import MappedItem, map_items
-from pipeline.parse import platform_defaults
 from pipeline.publish import publish_items
 from pipeline.settings import Settings
 from pipeline.store import cluster_items, store_items
 from pipeline.validate import validate_items
-from pipeline.workers import Prepared, SourceQueue
 from store.repository import Store
 
 CORPUS = Path(__file__).resolve().parent.parent.parent / "shared" / "corpus" / "rss_atom"
@@ -159,44 +157,6 @@ def whole_ours(tmp: str, sources: list[tuple[SourceSpec, bytes]], name: str = "o
     return elapsed, stored
 
 
-def whole_queue(
-    tmp: str, sources: list[tuple[SourceSpec, bytes]], workers: int, name: str
-) -> tuple[float, int, float]:
-    """As ``harvest()`` runs sources: pipeline.workers.SourceQueue, with ``workers`` processes.
-
-    Returns (seconds including the workers' start, items stored, seconds until the pool was up).
-    """
-    settings, store = _store(tmp, name, sources)
-    results = [(spec, _fetched(store, spec, body)) for spec, body in sources]
-    stored = [0]
-
-    def finish(
-        spec: SourceSpec, result: FetchResult, prepared: Prepared | None, error: BaseException | None
-    ) -> None:
-        if error is not None:
-            raise error
-        report = process_fetched(settings, store, spec, result, prepared)
-        stored[0] += report.counts.get("new", 0) + report.counts.get("updated", 0)
-
-    start = time.perf_counter()
-    queue = SourceQueue(
-        finish, store, workers=workers, defaults=platform_defaults(settings), base=BASE,
-        mapping_version=settings.mapping_version,
-    )  # fmt: skip
-    up = 0.0
-    if queue.pool is not None:
-        for started in queue.started:  # the workers have started and loaded the shapes
-            started.result()
-        up = time.perf_counter() - start
-    with queue:
-        for spec, result in results:
-            queue.put(spec, result)
-        queue.drain()
-    elapsed = time.perf_counter() - start
-    store.close()
-    return elapsed, stored[0], up
-
-
 def whole_baseline(tmp: str, sources: list[tuple[SourceSpec, bytes]]) -> tuple[float, int]:
     """Naive: parse, then per item an rdflib graph and one pySHACL call; the same store and publish."""
     settings, store = _store(tmp, "baseline", sources)
@@ -262,8 +222,6 @@ def whole_path(n: int, profile: bool) -> None:
         base_sources = whole_sources(feeds, min(n, 300), "base")
         base_s, base_n = whole_baseline(tmp, base_sources)
         parts = whole_stages(tmp, whole_sources(feeds, n, "stg"))
-        queued = {w: whole_queue(tmp, whole_sources(feeds, n, f"q{w}"), w, f"q{w}") for w in (0, 1, 2)}
-        print(f"load average after the queue runs: {os.getloadavg()}")
         if profile:
             profiler = cProfile.Profile()
             profiler.enable()
@@ -273,10 +231,6 @@ def whole_path(n: int, profile: bool) -> None:
     print(f"whole ingest path, raw bytes -> stored + published record ({len(sources)} feeds, {ours_n} items)")
     print(f"  baseline  rdflib + pySHACL per item, same store: {base_rate:8.0f} items/s ({base_n} items)")
     print(f"  ours      process_fetched per source           : {ours_rate:8.0f} items/s  (x{ours_rate / base_rate:.1f})")  # fmt: skip
-    for w, (q_s, q_n, up) in queued.items():
-        label = "harvest queue, no workers" if w == 0 else f"harvest queue, {w} worker(s)"
-        rate, steady = q_n / q_s, q_n / (q_s - up)
-        print(f"  ours      {label:33s}: {rate:8.0f} items/s  (x{rate / base_rate:.1f}; x{rate / ours_rate:.2f} of process_fetched; {steady:.0f} items/s once the workers are up, in {up:.2f} s)")  # fmt: skip
     total = sum(parts.values())
     for name, seconds in parts.items():
         print(f"    {name:9s} {1000 * seconds / ours_n:7.3f} ms/item  ({100 * seconds / total:4.1f} %)")

@@ -16,12 +16,12 @@ from pipeline.fetch import fetch_sources
 from pipeline.follow import finish_follow, map_for, prepare_follow
 from pipeline.health import Tracker
 from pipeline.map import map_items
-from pipeline.parse import platform_defaults
+from pipeline.parse import parse_fetched, platform_defaults
 from pipeline.publish import publish_items
 from pipeline.registry import listed_sources, load_registry, sync_listed_sources
 from pipeline.settings import Settings
 from pipeline.store import store_items
-from pipeline.workers import Prepared, SourceQueue, prepare
+from pipeline.validate import validate_items
 from store.partners import effective_registry
 from store.repository import Store
 
@@ -49,17 +49,9 @@ def _failed(result: FetchResult, report: SourceReport) -> SourceReport:
 
 
 def process_fetched(
-    settings: Settings,
-    store: Store,
-    source: SourceSpec,
-    result: FetchResult,
-    prepared: Prepared | None = None,
+    settings: Settings, store: Store, source: SourceSpec, result: FetchResult
 ) -> SourceReport:
-    """Parse, map, validate and store one fetched source.
-
-    ``prepared``: parse + map + validate already done (by a worker, pipeline/workers.py); the
-    report is the same either way.
-    """
+    """Parse, map, validate and store one fetched source."""
     report = SourceReport(source_id=source.id, started_at=result.fetched_at)
     if not result.ok:
         return _failed(result, report)
@@ -67,17 +59,7 @@ def process_fetched(
         report.status = "not_modified"
         report.message = "the server says the feed has not changed since the last harvest (HTTP 304)"
         return report
-    if prepared is None:
-        prepared = prepare(
-            source,
-            result,
-            store,
-            platform_defaults(settings),
-            settings.base_url,
-            settings.mapping_version,
-            map_for(store, source, map_items),
-        )
-    parsed = prepared.parsed
+    parsed = parse_fetched(store, source, result, platform_defaults(settings))
     if parsed.sources and not parsed.fatal:
         listed = sync_listed_sources(store, source, parsed.sources, list(settings.fetch_allow_hosts))
         report.message = "listed sources: " + ", ".join(f"{v} {k}" for k, v in listed.items() if v)
@@ -94,10 +76,18 @@ def process_fetched(
         return report
     for error in parsed.errors:
         report.fail_record(error)
-    for error in prepared.map_errors:
+    mapped, map_errors = map_for(store, source, map_items)(
+        parsed.items,
+        source,
+        base=settings.base_url,
+        fetched_at=result.fetched_at,
+        raw_sha256=result.body_sha256,
+        mapping_version=settings.mapping_version,
+    )
+    for error in map_errors:
         report.fail_record(error)
-    valid, warnings = prepared.valid, prepared.warnings
-    for error in prepared.invalid:
+    valid, invalid, warnings = validate_items(mapped, source.id)
+    for error in invalid:
         report.fail_record(error)
     store_items(store, valid, report, result.body_sha256)
     publish_items(store, settings.base_url, valid, report, settings.ldes_page_size)
@@ -107,12 +97,6 @@ def process_fetched(
     if notes:
         report.message = "; ".join(notes[:5]) + (f" (+{len(notes) - 5} more)" if len(notes) > 5 else "")
     return report
-
-
-def harvest_workers(settings: Settings, sources: int) -> int:
-    """Worker processes for a harvest of this many sources: none for a small one (a worker's start
-    costs more than it saves), else ``harvest_workers``."""
-    return settings.harvest_workers if sources >= settings.harvest_workers_min_sources else 0
 
 
 def harvest(
@@ -158,17 +142,9 @@ def harvest(
         by_id = {src.id: src for src in active}
 
         def on_result(result: FetchResult) -> None:
-            queue.put(
-                by_id[result.source_id], result
-            )  # finished in arrival order, maybe prepared by a worker
-
-        def finish(
-            src: SourceSpec, result: FetchResult, prepared: Prepared | None, error: BaseException | None
-        ) -> None:
+            src = by_id[result.source_id]
             try:
-                if error is not None:
-                    raise error
-                report = process_fetched(settings, store, src, result, prepared)
+                report = process_fetched(settings, store, src, result)
             except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
                 report = SourceReport(source_id=src.id, status="failed", error_code="internal_error")
                 report.message = f"{type(exc).__name__}: {exc}"
@@ -203,18 +179,9 @@ def harvest(
                 closing.clear()
             closed_at[0] = time.monotonic()
 
-        queue = SourceQueue(
-            finish,
-            store,
-            workers=harvest_workers(settings, len(active)),
-            defaults=platform_defaults(settings),
-            base=settings.base_url,
-            mapping_version=settings.mapping_version,
-        )
-        with Tracker(settings, store, active) as tracker, queue:
+        with Tracker(settings, store, active) as tracker:
             try:
                 fetch_sources(settings, store, active, on_result=on_result)
-                queue.drain()
             finally:
                 close_attempts()
             for report in tracker.close():  # sources the crawl never answered: failed, not "running"

@@ -126,15 +126,6 @@ class Settings(BaseSettings):
         50,
         description="A cycle is cut into no more batches than due sources / this (a small cycle: one batch).",
     )
-    harvest_workers: int = Field(
-        1,
-        description="Worker processes that parse, map and validate a harvest's sources while the harvest "
-        "process stores the previous ones (pipeline/workers.py); 0 = all in the harvest process.",
-    )
-    harvest_workers_min_sources: int = Field(
-        20,
-        description="A harvest of fewer sources than this runs without workers (starting one costs ~1 s).",
-    )
     health_pause_after: int = Field(
         5, description="Consecutive failed harvests after which a source is paused and its owner notified."
     )
