@@ -115,6 +115,10 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
         unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
         if unmapped:
             cluster_store.record_unmapped(store.engine, report.source_id, unmapped)
+    for item in items:
+        # Render the provenance lines once on the graph itself: record_nt here and publish's
+        # content + provenance are new graphs that copy cached lines, so each rendered them anew.
+        item.provenance.nt_lines()
     outcomes = store.upsert_records(
         [
             {

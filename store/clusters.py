@@ -14,6 +14,7 @@ from sqlalchemy import Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Base
+from store.repository import driver_executemany
 from store.vocab_models import ClusterKeyRow, ClusterSignatureRow, UnmappedTagRow
 
 _READY: set[int] = set()
@@ -90,8 +91,7 @@ def save_clusters(
     ]
     keys_stmt, sigs_stmt = _inserts(engine.dialect.name)
     with engine.begin() as conn:
-        if new_keys:
-            conn.execute(keys_stmt, new_keys)
+        driver_executemany(conn, keys_stmt, new_keys)  # hundreds of string rows per batch
         if new_signatures:
             conn.execute(sigs_stmt, new_signatures)
 

@@ -32,7 +32,7 @@ from store.ldes_models import (
     LdesMemberFacetRow,
     LdesMemberRow,
 )
-from store.repository import Store, aware
+from store.repository import Store, aware, driver_executemany
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -357,8 +357,7 @@ class MemberLog:
                 for seq, values in zip(seqs, facets, strict=True)
                 for facet, value in sorted(values)
             ]
-            if facet_rows:
-                s.execute(_INSERT_FACETS, facet_rows)
+            driver_executemany(s, _INSERT_FACETS, facet_rows)  # ~5 string rows per member
             latest: dict[str, dict] = {}  # per item, its last member of this batch
             for seq, (_, entry) in zip(seqs, todo, strict=True):
                 latest[entry.item_iri] = {

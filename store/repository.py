@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, create_engine, event, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, create_engine, event, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -80,6 +80,31 @@ def _add_missing_columns(engine: Engine) -> None:
         if column not in {c["name"] for c in inspector.get_columns(table)}:
             with engine.begin() as conn:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
+
+
+_DRIVER_SQL: dict[tuple[str, int], tuple[Any, str, tuple[str, ...] | None]] = {}
+
+
+def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)`` for rows of plain strings and integers, straight to the driver.
+
+    SQLAlchemy processes every parameter set in Python (~6 µs a row); the cluster keys and member
+    facets of a batch are hundreds of rows that need no type processing. The statement is compiled
+    once per dialect, with the dialect's own parameter style (SQLite ``?``, psycopg ``%(name)s``).
+    """
+    if not rows:
+        return
+    key = (conn.dialect.name, id(stmt))
+    cached = _DRIVER_SQL.get(key)
+    if cached is None or cached[0] is not stmt:
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        order = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
+        cached = _DRIVER_SQL[key] = (stmt, str(compiled), order)
+    _, sql, order = cached
+    if order is not None:
+        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
+    else:
+        conn.exec_driver_sql(sql, list(rows))
 
 
 _RECORDS = RecordRow.__table__
