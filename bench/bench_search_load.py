@@ -2,6 +2,7 @@
 
     flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_search_load.py [N]
         [--ceiling 50000] [--seconds 10] [--workers 1] [--keep] [--search-only ALIAS]
+        [--baseline-tree DIR]
 
 N items (default 100,000; the issue asks 1,000,000). Needs Elasticsearch at
 INNONET_TEST_ES_URL (default http://127.0.0.1:9200) and ``wrk`` (``apt-get install -y wrk``).
@@ -50,7 +51,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
@@ -310,8 +311,9 @@ def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float
 
 
 @contextmanager
-def serve_api(alias: str, workers: int = 1) -> Iterator[str]:
-    """The API in its own uvicorn process (``workers`` workers) on the Elasticsearch backend."""
+def serve_api(alias: str, workers: int = 1, tree: Path | None = None) -> Iterator[str]:
+    """The API in its own uvicorn process (``workers`` workers) on the Elasticsearch backend;
+    ``tree``: the API's code from another checkout (its modules come first on the path)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(
@@ -323,7 +325,9 @@ def serve_api(alias: str, workers: int = 1) -> Iterator[str]:
         )
         cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_factory", "--port", str(port)]
         cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
-        proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
+        if tree is not None:
+            env["PYTHONPATH"] = str(tree)
+        proc = subprocess.Popen(cmd, env=env, cwd=tree or Path(__file__).resolve().parent.parent)
         url = f"http://127.0.0.1:{port}"
         try:
             for _ in range(300):
@@ -364,10 +368,18 @@ def clear_request_cache(alias: str) -> None:
     httpx.post(f"{ES}/{alias}/_cache/clear", params={"request": "true"}, timeout=30).raise_for_status()
 
 
-def search_bench(alias: str, seconds: float, workers: int = 1) -> None:
+def search_bench(alias: str, seconds: float, workers: int = 1, baseline_tree: Path | None = None) -> None:
+    """``baseline_tree``: also the API of another checkout (e.g. ``git archive`` of an older
+    commit), measured right after ours on the same queries: a before/after taken minutes
+    apart on this shared box differs by more than the change."""
     warm = search_requests(alias, QUERIES, 55)
     cold = search_requests(alias, COLD_QUERIES, 56)
-    with serve_api(alias, workers) as url:
+    with ExitStack() as stack:
+        url = stack.enter_context(serve_api(alias, workers))
+        if baseline_tree is not None:
+            base_url = stack.enter_context(serve_api(alias, workers, baseline_tree))
+            warm["api (baseline tree)"] = warm["api"]
+            cold["api (baseline tree)"] = cold["api"]
         sample = httpx.get(url + warm["api"][0][1], timeout=30)
         sample.raise_for_status()
         print(
@@ -383,6 +395,8 @@ def search_bench(alias: str, seconds: float, workers: int = 1) -> None:
                 for item in parsed.get("responses", [parsed]):
                     assert "error" not in item, item
         targets = {"_search": ES, "_msearch": ES, "api": url}
+        if baseline_tree is not None:
+            targets["api (baseline tree)"] = base_url
         for name, base in targets.items():  # warm-up: file cache, connections
             wrk(base, wrk_script(warm[name]), 20, 3)
         for mode, reqs in (("cold", cold), ("warm", warm)):
@@ -398,15 +412,22 @@ def search_bench(alias: str, seconds: float, workers: int = 1) -> None:
                     label = {
                         "_search": "ES _search (one body)",
                         "_msearch": "ES _msearch (what the API sends)",
+                        "api": "through the API",
                     }
                     print(
-                        f"     {label.get(name, 'through the API'):34} p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
+                        f"     {label.get(name, name):34} p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
                         f"{rate:7.1f} req/s  {total:,} requests{repeats}"
                     )
                 print(
                     f"     API overhead (p50 API - p50 _msearch) {p50s['api'] - p50s['_msearch']:.2f} ms; "
                     f"ratio p50 API/_search {p50s['api'] / p50s['_search']:.2f}"
                 )
+                if baseline_tree is not None:
+                    base = p50s["api (baseline tree)"]
+                    print(
+                        f"     baseline tree: overhead {base - p50s['_msearch']:.2f} ms; "
+                        f"ratio p50 API/baseline API {p50s['api'] / base:.2f}"
+                    )
 
 
 def main() -> None:
@@ -419,12 +440,17 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1, help="uvicorn workers of the API")
     parser.add_argument("--keep", action="store_true", help="keep the indices (to rerun the search part)")
     parser.add_argument("--search-only", metavar="ALIAS", help="only the search part, on an existing alias")
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        help="also measure the API of this checkout (e.g. git archive of a commit)",
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     print(f"before: {load()}", flush=True)
     if args.search_only:
-        search_bench(args.search_only, args.seconds, args.workers)
+        search_bench(args.search_only, args.seconds, args.workers, args.baseline_tree)
         print(f"after: {load()}")
         return
     if args.ceiling:
@@ -442,7 +468,7 @@ def main() -> None:
             flush=True,
         )
         assert backend.count() == args.n
-        search_bench(alias, args.seconds, args.workers)
+        search_bench(alias, args.seconds, args.workers, args.baseline_tree)
     finally:
         if not args.keep:
             names = httpx.get(f"{ES}/_resolve/index/{alias}-v*", timeout=30).json().get("indices", [])

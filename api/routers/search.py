@@ -377,9 +377,9 @@ async def related(
 
 # -- fast path -------------------------------------------------------------------------------
 #: Parameters the fast path takes: the everyday search (words, filters, facets, paging by
-#: offset, relevance or date order). Anything else (dates, geo, cursors, collapse, format,
+#: offset or cursor, relevance/date/start order). Anything else (dates, geo, collapse, format,
 #: JSON-LD) goes through FastAPI's route.
-_FAST_SCALARS = frozenset({"q", "size", "offset", "facet_size", "highlight", "sort"})
+_FAST_SCALARS = frozenset({"q", "size", "offset", "facet_size", "highlight", "sort", "cursor"})
 _FAST_LISTS = frozenset({*FACETS, "facet"})
 
 
@@ -460,6 +460,10 @@ async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any]) 
         facet_size=p["facet_size"],
         facets=p["facet"],
     )
+    if p["cursor"] is not None:
+        if p["offset"]:
+            return None  # search() gives the route's 400
+        query.after = decode_cursor(p["cursor"], effective_sort(query))  # InvalidCursor: the route's 400
     body = page_search_body(query)
     if body is None:
         return None
@@ -529,6 +533,7 @@ class SearchFastPath:
     Elasticsearch; ``bench/bench_search_load.py``). Same function, same validation model, same
     bytes (``_json``); any other request, a parameter it does not take, or any error goes
     through the route unchanged (``tests/api/test_search_api.py`` compares both byte for byte).
+    On Elasticsearch the page is built by :func:`_es_page` instead (no thread, no models).
     """
 
     def __init__(self, app: ASGIApp) -> None:

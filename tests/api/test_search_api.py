@@ -176,6 +176,29 @@ def test_the_fast_path_answers_byte_for_byte_like_the_route(client, params) -> N
     assert quick.headers == routed.headers
 
 
+@pytest.mark.parametrize("sort", ["date", "start", "relevance"])
+def test_cursor_pages_from_the_fast_path_are_the_routes(client, sort) -> None:
+    fast = _fast_path(client.app)
+    first = [("size", "1"), ("sort", sort), *([("q", "sandbox")] if sort == "relevance" else [])]
+    params = first
+    pages = 0
+    while True:
+        before, direct = fast.served, fast.direct
+        quick = client.get("/search", params=params)
+        assert fast.served == before + 1
+        if client.backend_name == "elasticsearch":
+            assert fast.direct == direct + 1
+        routed = client.get("/search", params=[*params, ("format", "json")])
+        assert quick.status_code == routed.status_code == 200
+        assert quick.content == routed.content
+        pages += 1
+        cursor = quick.json()["next_cursor"]
+        if not cursor or pages > 10:
+            break
+        params = [*first, ("cursor", cursor)]
+    assert pages > 1
+
+
 @pytest.mark.parametrize(
     "params",
     [
@@ -183,7 +206,8 @@ def test_the_fast_path_answers_byte_for_byte_like_the_route(client, params) -> N
         {"facet": "nonsense"},
         {"q": ""},
         {"lat": 50, "lon": 4, "km": 10},  # parameters the fast path does not take
-        {"cursor": "x"},
+        {"cursor": "x"},  # not a cursor: the route's 400
+        {"cursor": "eyJzIjoic3RhcnQiLCJ2IjpbbnVsbCwiYSJdfQ", "offset": 1},  # cursor + offset: 400
         {"q": "a", "size": [1, 2]},  # a scalar twice
     ],
 )
