@@ -30,11 +30,12 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.uvicorn_proc import serve_api  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from store.ldes_models import LdesHeadRow, LdesMemberFacetRow, LdesMemberRow  # noqa: E402
 from store.members import compact, ensure_tables  # noqa: E402
 from store.repository import Store  # noqa: E402
-from tests.api.ldes_support import free_port, ldes_client_path  # noqa: E402
+from tests.api.ldes_support import ldes_client_path  # noqa: E402
 
 BASE = "http://innonet.test"
 
@@ -100,35 +101,8 @@ def load() -> str:
 @contextmanager
 def serve(settings: Settings, workers: int = 1) -> Iterator[str]:
     """The API in its own uvicorn process (the load generator must not share its GIL)."""
-    port = free_port()
-    env = dict(os.environ, INNONET_DATA_DIR=str(settings.data_dir), INNONET_BASE_URL=BASE)
-    cmd = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "--factory",
-        "api.main:app_factory",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-        "--workers",
-        str(workers),
-    ]
-    proc = subprocess.Popen(cmd, env=env, cwd=Path(__file__).resolve().parent.parent)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(200):
-            try:
-                httpx.get(f"{url}/health", timeout=1)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with serve_api({"INNONET_DATA_DIR": str(settings.data_dir), "INNONET_BASE_URL": BASE}, workers) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def closed_rates(url: str, page_path: str, seconds: float) -> tuple[float, str, float]:

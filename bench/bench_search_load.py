@@ -62,6 +62,7 @@ import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.uvicorn_proc import serve_api  # noqa: E402
 from search.documents import Location, SearchDocument, SearchQuery  # noqa: E402
 from search.elasticsearch import (  # noqa: E402
     BULK_CHUNK,
@@ -73,7 +74,6 @@ from search.elasticsearch import (  # noqa: E402
     split_search,
 )
 from search.reindex import LOAD_SETTINGS, AliasRebuild, serving_settings  # noqa: E402
-from tests.api.ldes_support import free_port  # noqa: E402
 
 ES = os.environ.get("INNONET_TEST_ES_URL", "http://127.0.0.1:9200").rstrip("/")
 LANGS = ("nl", "en", "fr", "de")
@@ -311,35 +311,18 @@ def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float
 
 
 @contextmanager
-def serve_api(alias: str, workers: int = 1, tree: Path | None = None) -> Iterator[str]:
+def serve_alias(alias: str, workers: int = 1, tree: Path | None = None) -> Iterator[str]:
     """The API in its own uvicorn process (``workers`` workers) on the Elasticsearch backend;
     ``tree``: the API's code from another checkout (its modules come first on the path)."""
-    port = free_port()
     with tempfile.TemporaryDirectory() as tmp:
-        env = dict(
-            os.environ,
-            INNONET_DATA_DIR=tmp,
-            INNONET_SEARCH_BACKEND="elasticsearch",
-            INNONET_ES_URL=ES,
-            INNONET_ES_INDEX=alias,
-        )
-        cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_factory", "--port", str(port)]
-        cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
-        if tree is not None:
-            env["PYTHONPATH"] = str(tree)
-        proc = subprocess.Popen(cmd, env=env, cwd=tree or Path(__file__).resolve().parent.parent)
-        url = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    httpx.get(f"{url}/health", timeout=1)
-                    break
-                except httpx.HTTPError:
-                    time.sleep(0.1)
+        env = {
+            "INNONET_DATA_DIR": tmp,
+            "INNONET_SEARCH_BACKEND": "elasticsearch",
+            "INNONET_ES_URL": ES,
+            "INNONET_ES_INDEX": alias,
+        }
+        with serve_api(env, workers, tree) as url:
             yield url
-        finally:
-            proc.terminate()
-            proc.wait(timeout=20)
 
 
 Request = tuple[str, str, str | None]
@@ -375,9 +358,9 @@ def search_bench(alias: str, seconds: float, workers: int = 1, baseline_tree: Pa
     warm = search_requests(alias, QUERIES, 55)
     cold = search_requests(alias, COLD_QUERIES, 56)
     with ExitStack() as stack:
-        url = stack.enter_context(serve_api(alias, workers))
+        url = stack.enter_context(serve_alias(alias, workers))
         if baseline_tree is not None:
-            base_url = stack.enter_context(serve_api(alias, workers, baseline_tree))
+            base_url = stack.enter_context(serve_alias(alias, workers, baseline_tree))
             warm["api (baseline tree)"] = warm["api"]
             cold["api (baseline tree)"] = cold["api"]
         sample = httpx.get(url + warm["api"][0][1], timeout=30)
