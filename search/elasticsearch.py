@@ -271,13 +271,7 @@ class ElasticsearchBackend(SearchBackend):
 
     async def search_split_async(self, body: dict[str, Any]) -> dict[str, Any]:
         """:meth:`_search_split` over :meth:`msearch_async`."""
-        responses = await self.msearch_async(split_search(body, self.search_timeout))
-        if len(responses) == 1:
-            return responses[0]
-        counted, page = responses
-        page["hits"]["total"] = counted["hits"]["total"]
-        page["aggregations"] = counted.get("aggregations", {})
-        return page
+        return merge_split(await self.msearch_async(split_search(body, self.search_timeout)))
 
     # -- index ---------------------------------------------------------------------------
 
@@ -503,13 +497,7 @@ class ElasticsearchBackend(SearchBackend):
         Returns one response shaped like a single ``_search``'s (total and aggregations
         from the counting request, hits from the page request).
         """
-        responses = self._msearch(split_search(body, self.search_timeout))
-        if len(responses) == 1:
-            return responses[0]
-        counted, page = responses
-        page["hits"]["total"] = counted["hits"]["total"]
-        page["aggregations"] = counted.get("aggregations", {})
-        return page
+        return merge_split(self._msearch(split_search(body, self.search_timeout)))
 
     def _msearch(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The responses of searches sent in one ``_msearch``; any failed one raises SearchUnavailable."""
@@ -723,6 +711,17 @@ def page_search_body(query: SearchQuery) -> dict[str, Any] | None:
     if body is not None:
         body["_source"] = {"excludes": PAGE_EXCLUDES}
     return body
+
+
+def merge_split(responses: list[dict[str, Any]]) -> dict[str, Any]:
+    """One ``_search``-shaped answer from :func:`split_search`'s responses: total and
+    aggregations from the counting request, hits from the page request."""
+    if len(responses) == 1:
+        return responses[0]
+    counted, page = responses
+    page["hits"]["total"] = counted["hits"]["total"]
+    page["aggregations"] = counted.get("aggregations", {})
+    return page
 
 
 def split_search(body: dict[str, Any], timeout: str = DEFAULT_SEARCH_TIMEOUT) -> list[dict[str, Any]]:

@@ -134,33 +134,27 @@ SEARCH_RESPONSES: dict[int | str, dict[str, Any]] = {
 }
 
 
+#: Document fields a hit repeats as they are, in HitOut's order (after id and doc).
+_HIT_FIELDS = (
+    "type",
+    "title",
+    "summary",
+    "url",
+    "language",
+    "network",
+    "network_name",
+    "source",
+    "published",
+)
+_HIT_LISTS = ("themes", "opsi_facets", "lifecycle_stages", "government_levels", "barriers")
+
+
 def _hit(d: SearchDocument, base: str, **extra: Any) -> HitOut:
     path = d.id.removeprefix(base) if d.id.startswith(base) else None
     return HitOut(
         id=d.id,
         doc=f"{base}{doc_path(path)}" if path else d.id,
-        **d.model_dump(
-            include={
-                "type",
-                "title",
-                "summary",
-                "url",
-                "language",
-                "network",
-                "network_name",
-                "source",
-                "published",
-                "themes",
-                "opsi_facets",
-                "lifecycle_stages",
-                "government_levels",
-                "barriers",
-                "country",
-                "regions",
-                "start",
-                "end",
-            }
-        ),
+        **d.model_dump(include={*_HIT_FIELDS, *_HIT_LISTS, "country", "regions", "start", "end"}),
         location=d.location,
         **extra,
     )
@@ -421,21 +415,6 @@ def _fast_params(scope: Scope) -> dict[str, Any] | None:
     except ValidationError:
         return None
     return {name: getattr(params, name) for name in type(params).model_fields}
-
-
-#: Document fields a hit repeats as they are, in HitOut's order (after id and doc).
-_HIT_FIELDS = (
-    "type",
-    "title",
-    "summary",
-    "url",
-    "language",
-    "network",
-    "network_name",
-    "source",
-    "published",
-)
-_HIT_LISTS = ("themes", "opsi_facets", "lifecycle_stages", "government_levels", "barriers")
 
 
 async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any]) -> bytes | None:
