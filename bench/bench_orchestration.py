@@ -38,6 +38,7 @@ from typing import Any
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 from bench.loopback import FEEDS, serve_on_hosts  # noqa: E402 - after the sys.path line
+from tests.dags.airflow_env import airflow_env  # noqa: E402
 
 DAG_ID = "innonet_harvest"
 
@@ -53,26 +54,16 @@ def _registry_yaml(bases: list[str], n: int) -> str:
 
 
 def _clean_env(root: Path, registry: Path, hosts: list[str], args: argparse.Namespace) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "JAVA_HOME")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    airflow_home = root / "airflow"
-    airflow_home.mkdir()
-    env.update(
-        {
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
-            "INNONET_REGISTRY_PATH": str(registry),
-            "INNONET_DATA_DIR": str(root / "data-dag"),
-            "INNONET_SEARCH_BACKEND": args.search_backend,
-            "INNONET_FETCH_ALLOW_HOSTS": json.dumps(hosts),
-        }
-    )
+    innonet = {
+        "INNONET_REGISTRY_PATH": str(registry),
+        "INNONET_DATA_DIR": str(root / "data-dag"),
+        "INNONET_SEARCH_BACKEND": args.search_backend,
+        "INNONET_FETCH_ALLOW_HOSTS": json.dumps(hosts),
+    }
     if args.search_backend == "elasticsearch":
-        env["INNONET_ES_URL"] = args.es_url
-        env["INNONET_ES_INDEX"] = f"innonet-bench-orch-{os.getpid()}"
-    return env
+        innonet["INNONET_ES_URL"] = args.es_url
+        innonet["INNONET_ES_INDEX"] = f"innonet-bench-orch-{os.getpid()}"
+    return airflow_env(root, innonet)
 
 
 def main() -> int:

@@ -277,33 +277,12 @@ class Store:
         raw_sha256: str | None,
         content_hash: str,
     ) -> Outcome:
-        """Insert or update one item; unchanged content is not rewritten."""
-        now = _now()
-        with self.session() as s, s.begin():
-            row = s.get(RecordRow, iri)
-            if row is None:
-                s.add(
-                    RecordRow(
-                        iri=iri,
-                        source_id=source_id,
-                        kind=kind,
-                        native_id=native_id,
-                        content_hash=content_hash,
-                        graph=graph_nt,
-                        raw_sha256=raw_sha256,
-                        first_seen_at=now,
-                        updated_at=now,
-                        indexed_hash=None,
-                    )
-                )
-                return Outcome.NEW
-            if row.content_hash == content_hash:
-                return Outcome.UNCHANGED
-            row.content_hash = content_hash
-            row.graph = graph_nt
-            row.raw_sha256 = raw_sha256
-            row.updated_at = now
-            return Outcome.UPDATED
+        """Insert or update one item; unchanged content is not rewritten (``upsert_records`` of one)."""
+        record = {
+            "iri": iri, "source_id": source_id, "kind": kind, "native_id": native_id,
+            "graph_nt": graph_nt, "raw_sha256": raw_sha256, "content_hash": content_hash,
+        }  # fmt: skip
+        return self.upsert_records([record])[0]
 
     def upsert_records(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
         """``upsert_record`` for a whole batch in one transaction: one SELECT per 500 IRIs, executemany.

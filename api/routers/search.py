@@ -8,7 +8,6 @@ configured backend does not have are a 501 naming the backend that has them.
 
 from __future__ import annotations
 
-import gc
 import inspect
 import re
 from datetime import UTC, datetime
@@ -548,22 +547,8 @@ class SearchFastPath:
         await self.app(scope, receive, send)
 
 
-def freeze_startup_heap() -> None:
-    """Move everything alive after startup out of the garbage collector's sight (``gc.freeze``).
-
-    The app's startup heap is ~150,000 objects (FastAPI, pydantic, rdflib, the vocabularies);
-    a full collection walks all of them (~90 ms on this box), and under load one comes every
-    few thousand requests: the search p99. Frozen objects are never collected, which costs
-    nothing for objects that live as long as the process; :func:`close_fast_path` unfreezes
-    at shutdown (tests start many apps in one process). No ``gc.collect()`` first: ~90 ms
-    per app start in the tests.
-    """
-    gc.freeze()
-
-
 async def close_fast_path(app: FastAPI) -> None:
-    """The app's shutdown: unfreeze the startup heap, close the Elasticsearch backend's async session."""
-    gc.unfreeze()
+    """The app's shutdown: close the Elasticsearch backend's async session (the fast path's)."""
     backend = getattr(app.state, "backend", None)
     if isinstance(backend, ElasticsearchBackend):
         await backend.aclose()

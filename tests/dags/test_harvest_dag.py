@@ -25,7 +25,6 @@ should fail a smoke test anyway. Policy (retries >= 2) is checked in ``test_dag_
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -73,16 +72,12 @@ def _registry_yaml(base_url: str) -> str:
 
 
 def _clean_env(tmp_path: Path, registry: Path, es_url: str, es_index: str) -> dict[str, str]:
-    keep = ("PATH", "LANG", "LC_ALL", "TZ", "HOME", "TMPDIR", "JAVA_HOME")
-    env = {k: v for k, v in os.environ.items() if k in keep}
-    airflow_home = tmp_path / "airflow"
-    airflow_home.mkdir()
-    env.update(
+    # imported here: this file also runs as the child script, where the repository is not importable
+    from tests.dags.airflow_env import airflow_env
+
+    return airflow_env(
+        tmp_path,
         {
-            "AIRFLOW_HOME": str(airflow_home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"sqlite:///{airflow_home / 'airflow.db'}",
             "INNONET_REGISTRY_PATH": str(registry),
             "INNONET_DATA_DIR": str(tmp_path / "data"),
             "INNONET_SEARCH_BACKEND": "elasticsearch",
@@ -91,9 +86,8 @@ def _clean_env(tmp_path: Path, registry: Path, es_url: str, es_index: str) -> di
             "INNONET_FETCH_ALLOW_HOSTS": '["127.0.0.1", "localhost"]',
             "INNONET_FETCH_DELAY_S": "0",
             "INNONET_HARVEST_MIN_BATCH_SOURCES": "1",  # five sources, yet one mapped batch per host
-        }
+        },
     )
-    return env
 
 
 @pytest.mark.airflow
