@@ -2,7 +2,7 @@
 
     flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_search_load.py [N]
         [--ceiling 50000] [--seconds 10] [--workers 1] [--keep] [--search-only ALIAS]
-        [--baseline-tree DIR]
+        [--baseline-tree DIR] [--index-only]
 
 N items (default 100,000; the issue asks 1,000,000). Needs Elasticsearch at
 INNONET_TEST_ES_URL (default http://127.0.0.1:9200) and ``wrk`` (``apt-get install -y wrk``).
@@ -424,12 +424,15 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the indices (to rerun the search part)")
     parser.add_argument("--search-only", metavar="ALIAS", help="only the search part, on an existing alias")
     parser.add_argument(
+        "--index-only", action="store_true", help="only the indexing part (no wrk, no search)"
+    )
+    parser.add_argument(
         "--baseline-tree",
         type=Path,
         help="also measure the API of this checkout (e.g. git archive of a commit)",
     )
     args = parser.parse_args()
-    if not shutil.which("wrk"):
+    if not args.index_only and not shutil.which("wrk"):
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     print(f"before: {load()}", flush=True)
     if args.search_only:
@@ -451,7 +454,8 @@ def main() -> None:
             flush=True,
         )
         assert backend.count() == args.n
-        search_bench(alias, args.seconds, args.workers, args.baseline_tree)
+        if not args.index_only:
+            search_bench(alias, args.seconds, args.workers, args.baseline_tree)
     finally:
         if not args.keep:
             names = httpx.get(f"{ES}/_resolve/index/{alias}-v*", timeout=30).json().get("indices", [])
