@@ -20,20 +20,22 @@ from __future__ import annotations
 import contextlib
 import re
 from typing import Any
+from xml.sax import SAXParseException
 
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
+from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _cp1252, _FeedParserMixin
+from feedparser.sanitizer import replace_doctype
 from lxml import etree
 
-__all__ = ["fast_entries", "sorted_attributes"]
+__all__ = ["fast_entries", "refusal", "sorted_attributes"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 _HANDLERS = frozenset(name[7:] for name in dir(StrictFeedParser) if name.startswith("_start_"))
 # lower-cased namespace URI -> feedparser prefix (filled per instance, so ask an instance)
 _PREFIXES: dict[str, str] = dict(StrictFeedParser("", None, "utf-8")._matchnamespaces)
-_DECL = re.compile(rb"^<\?xml[^>]*?encoding\s*=\s*[\"']([A-Za-z0-9._-]+)[\"']")
 _EMAIL = re.compile(
     r"""(([a-zA-Z0-9\_\-\.\+]+)@((\[[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}\.)|(([a-zA-Z0-9\-]+\.)+))([a-zA-Z]{2,4}|[0-9]{1,3})(\]?))(\?subject=\S+)?"""
 )
@@ -43,6 +45,7 @@ _HARMLESS = frozenset(
     {"comments", "enclosure", "source", "media_content", "media_thumbnail", "media_credit", "media_player", "itunes_subtitle",
      "itunes_image", "georss_point", "georss_where", "georss_line", "georss_polygon", "georss_box"}
 ) | {name for name in _HANDLERS if name.startswith("gml_")}  # fmt: skip
+_HARMLESS_TITLED = _HARMLESS | {"media_title"}
 _HTML_TYPES = {"text/html", "application/xhtml+xml"}
 _ATOM_TYPES = {None: "text/plain", "text": "text/plain", "html": "text/html", "text/plain": "text/plain", "text/html": "text/html"}  # fmt: skip
 _PARSER = etree.XMLParser(
@@ -171,9 +174,14 @@ def _rss_entry(item: Any) -> dict[str, Any]:
     for child in item:
         if not isinstance(child.tag, str):
             continue
+        # feedparser keeps the first non-empty title: a later title or media:title (at any depth)
+        # is ignored (mixin.pop's title_depth rule), so it is harmless once a title is set.
+        titled = bool(entry.get("title"))
         if len(child):
-            _check_descendants(child, _HARMLESS)
+            _check_descendants(child, _HARMLESS_TITLED if titled else _HARMLESS)
         name = _name(child)
+        if titled and name in ("title", "media_title"):
+            continue
         if name not in _RSS_ITEM:
             if name in _HANDLERS:
                 raise _Fallback(f"item element {child.tag} needs feedparser")
@@ -181,7 +189,7 @@ def _rss_entry(item: Any) -> dict[str, Any]:
         if name in _HARMLESS:
             continue
         if name == "title" and name in seen:
-            raise _Fallback("item has two titles")
+            raise _Fallback("item has a second title after an empty one")
         seen.add(name)
         if name == "link":
             if child.attrib:
@@ -309,79 +317,158 @@ def _atom_entry(node: Any) -> dict[str, Any]:
     return entry
 
 
-def _prepare(body: bytes, content_type: str | None) -> bytes:
-    if content_type:
-        media, _, params = content_type.partition(";")
-        media = media.strip().lower()
-        charset = re.search(r"charset\s*=\s*\"?([^\";\s]+)", params, re.I)
-        if charset and charset.group(1).lower() not in ("utf-8", "utf8"):
-            raise _Fallback("charset is not utf-8")
-        if media.startswith("text/") and not charset:
-            raise _Fallback("text/* without charset (feedparser assumes us-ascii)")
-        if "xml" not in media:
-            raise _Fallback(f"content type {media}")
-    start = body[3:4] if body.startswith(b"\xef\xbb\xbf") else body[:1]
-    if start != b"<" or b"\x00" in body[:200]:
-        raise _Fallback("does not start with '<' (or UTF-16/32)")
-    head = _DECL.match(body[3:200] if body.startswith(b"\xef\xbb\xbf") else body[:200])
-    declared = head.group(1).lower() if head else b"utf-8"
-    if b"<!DOCTYPE" in body or b"<!ENTITY" in body or b"xml:base" in body:
-        raise _Fallback("DOCTYPE, entity declaration or xml:base")
-    if declared in (b"iso-8859-1", b"latin-1", b"latin1") and not body.startswith(b"\xef\xbb\xbf"):
-        if content_type and "charset" in content_type.lower():
-            raise _Fallback("declared iso-8859-1 and a charset in the content type")
-        return body  # decoded by libxml2 exactly as Python's codec does (one byte, one code point)
-    if declared not in (b"utf-8", b"utf8"):
-        raise _Fallback("declared encoding is not utf-8 or iso-8859-1")
-    try:
-        body.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise _Fallback("not valid UTF-8") from exc
-    return body
+_NEW_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
+_HEAD_END = re.compile(rb"<\w")
+_XML_DECL = re.compile(rb"<\?xml[ \t\r\n]")
 
 
-def fast_entries(body: bytes, content_type: str | None) -> tuple[list[dict[str, Any]], str | None] | None:
-    """(entries as feedparser would give them, feed language), or None when feedparser must read it.
+def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | None, bool]:
+    """The document as feedparser's strict parser would see it (UTF-8), and feedparser's bozo.
+
+    The bytes are decoded by feedparser's own ``convert_to_utf8`` (HTTP charset, BOM, XML
+    declaration, its fallbacks), so every encoding Python decodes is read exactly as feedparser
+    reads it. A DOCTYPE without entity declarations is removed by feedparser's own
+    ``replace_doctype``; anything with an entity declaration is refused (never expanded).
+    Whitespace before the XML declaration makes feedparser's strict parser fail on the declaration
+    and read the feed with its loose parser: that case is read here only when ``_loose_safe`` finds
+    nothing the loose parser treats differently (third value True: the caller must ask it), and
+    feedparser's SAX error is returned as its bozo.
+    """
+    result: dict[str, Any] = {}
+    data = convert_to_utf8({"content-type": content_type} if content_type else {}, body, result)
+    if not result.get("encoding"):
+        raise _Fallback("encoding unknown to feedparser")
+    bozo = result.get("bozo_exception")
+    match = _HEAD_END.search(data)
+    head = data[: match.start()] if match else data
+    if b"<!ENTITY" in data:
+        raise _Fallback("entity declaration")
+    if b"<!DOCTYPE" in head:
+        if b"[" in head:
+            raise _Fallback("DOCTYPE with an internal subset")
+        _, data, _ = replace_doctype(data)
+        match = _HEAD_END.search(data)
+        head = data[: match.start()] if match else data
+    if b"<!DOCTYPE" in data:
+        raise _Fallback("DOCTYPE left after feedparser's replace_doctype")
+    if b"xml:base" in data:
+        raise _Fallback("xml:base")
+    if len(_XML_DECL.findall(head)) > 1:
+        rest = head[len(_NEW_DECLARATION) :] if head.startswith(_NEW_DECLARATION) else b""
+        space = rest[: len(rest) - len(rest.lstrip(b" \t\r\n"))]
+        if not _XML_DECL.match(rest.lstrip(b" \t\r\n")) or len(_XML_DECL.findall(rest)) != 1:
+            raise _Fallback("XML declaration not at the start")
+        lines = space.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
+        line, column = 2 + lines.count(b"\n"), len(lines) - lines.rfind(b"\n") - 1
+        bozo = SAXParseException(
+            "XML or text declaration not at start of entity", None, _Locator(line, column)
+        )
+        end = data.index(b"?>", len(_NEW_DECLARATION) + len(space)) + 2
+        data = _NEW_DECLARATION + data[end:]
+    return data, bozo, isinstance(bozo, SAXParseException)
+
+
+class _Locator:
+    """Where expat reports the error (SAXParseException reads these four methods)."""
+
+    def __init__(self, line: int, column: int) -> None:
+        self.line, self.column = line, column
+
+    def getLineNumber(self) -> int:  # noqa: N802 - the SAX Locator interface
+        return self.line
+
+    def getColumnNumber(self) -> int:  # noqa: N802
+        return self.column
+
+    def getSystemId(self) -> None:  # noqa: N802
+        return None
+
+    def getPublicId(self) -> None:  # noqa: N802
+        return None
+
+
+_MARKUP = re.compile(r"[&<>\"']")
+
+
+def _loose_safe(entries: list[dict[str, Any]]) -> None:
+    """Refuse what feedparser's loose (sgmllib) parser may read differently from an XML parser.
+
+    The loose parser keeps '&amp;', '&lt;', ... escaped in ids, links, tags and authors, mangles
+    them in links, and rewrites markup inside HTML content with its own rules (attribute values
+    with quotes, empty hrefs). Text without any markup character reads the same either way
+    (tests/crawlers/test_feed_fastpath.py checks crafted cases of each kind), so only such feeds
+    are read here.
+    """
+    for entry in entries:
+        for key in ("id", "link", "title", "summary", "content", "published", "updated", "language"):
+            value = entry.get(key)
+            if value and _MARKUP.search(value):
+                raise _Fallback(f"loose parser and markup characters in {key}")
+        for value in entry["authors"] + [t for tag in entry["tags"] for t in tag]:
+            if value and _MARKUP.search(value):
+                raise _Fallback("loose parser and markup characters in an author or tag")
+
+
+FastFeed = tuple[list[dict[str, Any]], str | None, Exception | None]
+
+
+def fast_entries(body: bytes, content_type: str | None) -> FastFeed | None:
+    """(entries as feedparser would give them, feed language, feedparser's bozo exception or None),
+    or None when feedparser must read it.
 
     Each entry has the keys feed.py reads: id, link, title, summary, content (a string), published,
     published_parsed, updated, updated_parsed, language, authors (names or None), tags (terms or None).
     """
     try:
-        root = etree.fromstring(_prepare(body, content_type), _PARSER)
-    except (_Fallback, etree.XMLSyntaxError, ValueError):
-        return None
-    try:
-        if root.tag == "rss" and root.get("version") == "2.0":
-            if b"xml:lang" in body:
-                return None
-            channels = [c for c in root if c.tag == "channel"]
-            if len(channels) != 1 or sum(1 for _ in root.iter(*_ENTRY_TAGS)) != len(
-                channels[0].findall("item")
-            ):
-                return None
-            language = None
-            for child in channels[0]:
-                if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
-                    language = _leaf(child)
-            entries = [_rss_entry(item) for item in channels[0].iterchildren("item")]
-        elif root.tag == f"{{{ATOM}}}feed":
-            if body.count(b"xml:lang") != (1 if root.get(_XML_LANG) is not None else 0):
-                return None
-            entry_tag = f"{{{ATOM}}}entry"
-            found = root.findall(entry_tag)
-            if sum(1 for _ in root.iter(*_ENTRY_TAGS)) != len(found):
-                return None
-            lang = root.get(_XML_LANG)
-            language = lang.replace("_", "-") if lang else None
-            entries = [_atom_entry(node) for node in found]
-        else:
-            return None
+        return _read(body, content_type)
     except _Fallback:
         return None
+
+
+def refusal(body: bytes, content_type: str | None) -> str | None:
+    """Why the fast path hands this feed to feedparser (None when it reads it itself)."""
+    try:
+        _read(body, content_type)
+    except _Fallback as exc:
+        return str(exc)
+    return None
+
+
+def _read(body: bytes, content_type: str | None) -> FastFeed:
+    data, bozo, loose = _prepare(body, content_type)
+    try:
+        root = etree.fromstring(data, _PARSER)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise _Fallback(f"lxml: {exc}") from exc
+    if root.tag == "rss" and root.get("version") == "2.0":
+        if b"xml:lang" in data:
+            raise _Fallback("xml:lang in RSS")
+        channels = [c for c in root if c.tag == "channel"]
+        if len(channels) != 1 or sum(1 for _ in root.iter(*_ENTRY_TAGS)) != len(channels[0].findall("item")):
+            raise _Fallback("items outside the one channel")
+        language = None
+        for child in channels[0]:
+            if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
+                language = _leaf(child)
+        entries = [_rss_entry(item) for item in channels[0].iterchildren("item")]
+    elif root.tag == f"{{{ATOM}}}feed":
+        if data.count(b"xml:lang") != (1 if root.get(_XML_LANG) is not None else 0):
+            raise _Fallback("xml:lang below the Atom root")
+        entry_tag = f"{{{ATOM}}}entry"
+        found = root.findall(entry_tag)
+        if sum(1 for _ in root.iter(*_ENTRY_TAGS)) != len(found):
+            raise _Fallback("entries outside the feed element")
+        lang = root.get(_XML_LANG)
+        language = lang.replace("_", "-") if lang else None
+        entries = [_atom_entry(node) for node in found]
+    else:
+        raise _Fallback(f"root {root.tag} version {root.get('version')}")
+    if loose:
+        _loose_safe(entries)
     for entry in entries:
         entry["tags"] = [term for term, _, _ in entry["tags"]]
         entry.setdefault("content_sorted", False)
         for key in ("published", "updated"):
             if key in entry:
                 entry[f"{key}_parsed"] = _parse_date(entry[key])
-    return entries, language
+    return entries, language, bozo

@@ -89,13 +89,15 @@ def parse_feed(
 
         return parse_json_feed(body, source, content_type)
     outcome = ParseOutcome()
+    body = _undeclared_utf16(body)
     if use_fast:
         fast = fast_entries(body, content_type)
         if fast is not None:
-            entries, feed_language = fast
+            entries, feed_language, bozo = fast
+            if bozo:
+                outcome.warnings.append(_not_well_formed(bozo))
             _build_items(outcome, entries, feed_language, source, fast=True)
             return outcome
-    body = _undeclared_utf16(body)
     headers = {"content-type": content_type} if content_type else None
     parsed = feedparser.parse(body, response_headers=headers, sanitize_html=True, resolve_relative_uris=True)
     bozo = parsed.get("bozo_exception")
@@ -109,9 +111,7 @@ def parse_feed(
         )
         return outcome
     if bozo:
-        outcome.warnings.append(
-            f"feed is not well-formed ({type(bozo).__name__}: {bozo}); read what could be read"
-        )
+        outcome.warnings.append(_not_well_formed(bozo))
     feed_language = (parsed.feed.get("language") or "").strip() or None
     entries = []
     for entry in parsed.entries:
@@ -130,6 +130,11 @@ def parse_feed(
         entries.append(fields)
     _build_items(outcome, entries, feed_language, source)
     return outcome
+
+
+def _not_well_formed(bozo: Exception) -> str:
+    """The warning for a feed feedparser flags as bozo (the fast path reproduces the same bozo)."""
+    return f"feed is not well-formed ({type(bozo).__name__}: {bozo}); read what could be read"
 
 
 _DATE_KEYS = tuple(f"{k}{s}" for k in ("published", "updated", "created") for s in ("", "_parsed"))
