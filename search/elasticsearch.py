@@ -34,7 +34,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, OrjsonSerializer
 from pydantic import ValidationError
 
-from search.analysis import analysed, query_tokens, stemmed
+from search.analysis import MAX_QUERY_TOKENS, analysed, analysed_pair, query_tokens, stemmed
 from search.base import SearchBackend, SearchUnavailable
 from search.documents import (
     FACETS,
@@ -56,6 +56,8 @@ MAPPING_FILE = Path(__file__).resolve().parent / "mappings" / f"items-v{INDEX_VE
 ANALYSED_FIELDS = {"title_a": "title", "summary_a": "summary", "body_a": "body"}
 #: Stemmed fields and their source field (analysed in the document's language).
 STEMMED_FIELDS = {"title_s": "title", "summary_s": "summary", "body_s": "body"}
+#: Each text field and its folded and stemmed fields.
+TEXT_FIELDS = {field: (f"{field}_a", f"{field}_s") for field in ("title", "summary", "body")}
 #: Fields computed from the document for the index only.
 DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "suggest", "year", "collapse_key", "geo"}
 #: Query-time boosts (the embedded backend uses the same weights).
@@ -82,24 +84,28 @@ def index_definition() -> dict[str, Any]:
     return json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
 
 
-def suggest_inputs(title: str) -> list[str]:
-    """Completion inputs of a title: its folded words from each of the first words on."""
-    words = query_tokens(title)
+def suggest_inputs(title: str, folded: str | None = None) -> list[str]:
+    """Completion inputs of a title: its folded words from each of the first words on.
+
+    ``folded``: ``analysed(title)`` when the caller has it (indexing does): the same words.
+    """
+    words = (analysed(title) if folded is None else folded).split()[:MAX_QUERY_TOKENS]
     return list(dict.fromkeys(" ".join(words[i:]) for i in range(min(len(words), SUGGEST_TAILS))))
 
 
 def to_source(doc: SearchDocument) -> dict[str, Any]:
     """The indexed ``_source``: the document as JSON plus its analysed and derived fields."""
     source = doc.model_dump(mode="json", exclude_none=True)
-    for analysed_field, field in ANALYSED_FIELDS.items():
-        text = analysed(getattr(doc, field))
-        if text:
-            source[analysed_field] = text
-    for stemmed_field, field in STEMMED_FIELDS.items():
-        text = stemmed(getattr(doc, field), doc.language)
-        if text:
-            source[stemmed_field] = text
-    inputs = suggest_inputs(doc.title)
+    folded_title = ""
+    for field, (analysed_field, stemmed_field) in TEXT_FIELDS.items():
+        folded, stems = analysed_pair(getattr(doc, field), doc.language)
+        if folded:
+            source[analysed_field] = folded
+        if stems:
+            source[stemmed_field] = stems
+        if field == "title":
+            folded_title = folded
+    inputs = suggest_inputs(doc.title, folded_title)
     if inputs:
         source["suggest"] = {"input": inputs}
     year = doc.year()
@@ -237,7 +243,7 @@ class ElasticsearchBackend(SearchBackend):
                 skip_auto_headers=("Accept-Encoding", "User-Agent"),
             )
             self._session_loop = loop
-        payload = b"".join(b"{}\n" + orjson.dumps(body) + b"\n" for body in bodies)
+        payload = b"".join(MSEARCH_HEADER_LINE + orjson.dumps(body) + b"\n" for body in bodies)
         try:
             async with self._session.post(
                 f"{self.url}/{self.alias}/_msearch",
@@ -503,7 +509,7 @@ class ElasticsearchBackend(SearchBackend):
         """The responses of searches sent in one ``_msearch``; any failed one raises SearchUnavailable."""
         searches: list[dict[str, Any]] = []
         for body in bodies:
-            searches += [{}, body]
+            searches += [MSEARCH_HEADER, body]
         with self._errors("search"):
             response = self._client.msearch(index=self.alias, searches=searches)
         out = []
@@ -713,6 +719,14 @@ def page_search_body(query: SearchQuery) -> dict[str, Any] | None:
     return body
 
 
+#: The header of every ``_msearch`` body: the shard request cache on, also for bodies with
+#: hits (by default it only keeps ``size`` 0 answers). It holds the query phase's answer
+#: (top hit ids, total, aggregations; a few KB), dropped at the next refresh that changed
+#: the index; the hits' ``_source`` is still fetched each time.
+MSEARCH_HEADER: dict[str, Any] = {"request_cache": True}
+MSEARCH_HEADER_LINE = orjson.dumps(MSEARCH_HEADER) + b"\n"
+
+
 def merge_split(responses: list[dict[str, Any]]) -> dict[str, Any]:
     """One ``_search``-shaped answer from :func:`split_search`'s responses: total and
     aggregations from the counting request, hits from the page request."""
@@ -724,16 +738,26 @@ def merge_split(responses: list[dict[str, Any]]) -> dict[str, Any]:
     return page
 
 
-def split_search(body: dict[str, Any], timeout: str = DEFAULT_SEARCH_TIMEOUT) -> list[dict[str, Any]]:
-    """A :func:`build_search_body` body as the ``_msearch`` bodies the backend sends: counts, page.
+def split_search(
+    body: dict[str, Any], timeout: str = DEFAULT_SEARCH_TIMEOUT, split_first_page: bool = False
+) -> list[dict[str, Any]]:
+    """A :func:`build_search_body` body as the ``_msearch`` bodies the backend sends.
 
-    The counting half (``size`` 0: total and facet aggregations over every match) is what
-    costs on a large index, and Elasticsearch's shard request cache keeps ``size`` 0 answers
-    until the next refresh that changed the index, so a repeated query (same words and
-    filters; another page or sort) is counted from it. The page half does not count
-    (``track_total_hits`` false), so Lucene may skip documents that cannot reach the top
-    ``size``. One body only when there is nothing to count, only counting (``size`` 0), or
-    collapsing (whose counts come from the same request).
+    The rule (measured at 1,000,000 items, ``docs/search.md`` "One body or two"):
+
+    * a **first page** (no ``from``, no ``search_after``) is **one** body: hits, total and
+      facet aggregations in one pass over the matches. Sent with the request cache on
+      (:data:`MSEARCH_HEADER`), so an exact repeat is answered from Elasticsearch's shard
+      request cache until the next refresh that changed the index;
+    * a **later page** of the same query is **two**: a counting body (``size`` 0: total and
+      facets; the same for every page, so from the third page on it comes from the request
+      cache) and a page body that does not count (``track_total_hits`` false, so Lucene may
+      skip documents that cannot reach the top ``size``);
+    * one body when there is nothing to count, only counting (``size`` 0), or collapsing
+      (whose counts come from the same request).
+
+    Splitting every query (``split_first_page``, the previous rule, kept for the bench's
+    A/B) made Elasticsearch run a cold query twice: at 1M items ~30 % fewer queries/s.
     """
     body = {("from" if k == "from_" else k): v for k, v in body.items()}
     body["timeout"] = timeout
@@ -749,4 +773,6 @@ def split_search(body: dict[str, Any], timeout: str = DEFAULT_SEARCH_TIMEOUT) ->
     }
     if body.get("size", 10) == 0:
         return [counts]
+    if not split_first_page and not body.get("from") and "search_after" not in body:
+        return [{**body, "aggregations": aggregations}]
     return [counts, {**body, "track_total_hits": False}]

@@ -9,7 +9,10 @@ the truth anyway, so a rebuild is:
    fsyncs buy nothing (measured: ``docs/search.md``, raw ``_bulk`` ceiling);
 2. bulk every document into it (by its concrete name; searches and incremental writes keep
    going to the old index through the alias meanwhile);
-3. refresh it, restore the refresh interval and per-request durability, and move the alias in **one** ``_aliases``
+3. refresh it, force-merge it to one segment (:meth:`AliasRebuild.merge`: global ordinals
+   and term lookups of one segment are much cheaper for every later search; measured in
+   ``docs/search.md``), restore the refresh interval and per-request durability, and move
+   the alias in **one** ``_aliases``
    request (remove from the old indices + add to the new one, as write index): Elasticsearch
    applies the actions atomically, so no search ever sees no index or half an index;
 4. delete the old indices.
@@ -20,14 +23,27 @@ Writes that reached the old index during step 2 are caught up by the caller
 
 from __future__ import annotations
 
+import logging
+import time
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 
+from elasticsearch.exceptions import GeneralAvailabilityWarning
+
+from search.base import SearchUnavailable
 from search.documents import IndexReport, SearchDocument
 from search.elasticsearch import INDEX_VERSION, ElasticsearchBackend, index_definition
 
+log = logging.getLogger(__name__)
+
 #: Index settings while a rebuild loads (nothing searches the new index yet).
 LOAD_SETTINGS = {"refresh_interval": "-1", "translog": {"durability": "async"}}
+#: Longest wait for the force-merge before the swap (1M bench items: ~N minutes here); past
+#: it the rebuild is aborted and the old index keeps serving.
+MERGE_TIMEOUT_S = 3600.0
+#: How often a running force-merge is reported (logged, and to ``merge_progress``).
+MERGE_POLL_S = 30.0
 
 
 def serving_settings() -> dict[str, object]:
@@ -42,8 +58,16 @@ def serving_settings() -> dict[str, object]:
 class AliasRebuild:
     """One rebuild of an alias: begin(), load() any number of times, swap()."""
 
-    def __init__(self, backend: ElasticsearchBackend) -> None:
+    def __init__(
+        self,
+        backend: ElasticsearchBackend,
+        merge_timeout_s: float = MERGE_TIMEOUT_S,
+        merge_progress: Callable[[float], None] | None = None,
+    ) -> None:
         self.backend = backend
+        self.merge_timeout_s = merge_timeout_s
+        #: Called with the seconds waited so far while the force-merge runs.
+        self.merge_progress = merge_progress
         self.alias = backend.alias
         stamp = datetime.now(UTC).strftime("%Y%m%d%H%M%S%f")
         self.index = f"{self.alias}-v{INDEX_VERSION}-{stamp}"
@@ -66,9 +90,55 @@ class AliasRebuild:
         self.report.errors.extend(report.errors)
         return report
 
-    def swap(self) -> list[str]:
-        """Make the new index searchable, point the alias at it atomically, drop the old ones."""
+    def merge(self) -> None:
+        """Force-merge the new index to one segment, waiting at most ``merge_timeout_s``.
+
+        Runs as a task (``wait_for_completion=false``) polled every :data:`MERGE_POLL_S`, so
+        no HTTP request has to stay open for minutes; raises SearchUnavailable on a failure
+        or the timeout (the caller aborts: the alias has not moved).
+        """
         client = self.backend._client
+        # the client flags the tasks API as "technical preview"; it has been stable since 2.x
+        with self.backend._errors("rebuild: force-merge"), warnings.catch_warnings():
+            warnings.simplefilter("ignore", GeneralAvailabilityWarning)
+            task = client.indices.forcemerge(index=self.index, max_num_segments=1, wait_for_completion=False)[
+                "task"
+            ]
+            started = time.monotonic()
+            while True:
+                left = self.merge_timeout_s - (time.monotonic() - started)
+                if left <= 0:
+                    client.tasks.cancel(task_id=task)
+                    raise SearchUnavailable(
+                        f"rebuild of {self.alias!r}: force-merge of {self.index} not done after "
+                        f"{self.merge_timeout_s:g} s"
+                    )
+                wait = max(1, int(min(MERGE_POLL_S, left)))
+                status = client.tasks.get(task_id=task, wait_for_completion=True, timeout=f"{wait}s")
+                if status.get("completed"):
+                    break
+                waited = time.monotonic() - started
+                log.info("rebuild of %s: force-merge running for %.0f s", self.alias, waited)
+                if self.merge_progress is not None:
+                    self.merge_progress(waited)
+        if "error" in status:
+            raise SearchUnavailable(f"rebuild of {self.alias!r}: force-merge failed: {status['error']}")
+        failures = (status.get("response") or {}).get("_shards", {}).get("failed", 0)
+        if failures:
+            raise SearchUnavailable(f"rebuild of {self.alias!r}: force-merge failed on {failures} shard(s)")
+
+    def swap(self) -> list[str]:
+        """Make the new index searchable and merged, point the alias at it atomically, drop
+        the old ones. A failure before the alias moves deletes the new index and raises:
+        the old index keeps serving."""
+        client = self.backend._client
+        try:
+            with self.backend._errors("rebuild: refresh"):
+                client.indices.refresh(index=self.index)
+            self.merge()
+        except BaseException:
+            self.abort()
+            raise
         with self.backend._errors("rebuild: swap alias"):
             client.indices.put_settings(index=self.index, settings={"index": serving_settings()})
             client.indices.refresh(index=self.index)

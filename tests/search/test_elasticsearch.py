@@ -350,6 +350,8 @@ def test_the_last_page_within_the_result_window(es_backend: ElasticsearchBackend
 def test_repeated_counts_come_from_the_request_cache_until_the_index_changes(
     es_backend: ElasticsearchBackend, es_url: str, es_alias: str
 ) -> None:
+    """First page: one body, cached as a whole (an exact repeat is a hit). Later pages: a
+    counting body (the same for every page: a hit from the third page on) + a page body."""
     assert es_backend.upsert([_doc(i, source=f"src-{i % 2}") for i in range(10)]).errors == []
     es_backend.refresh()
 
@@ -360,16 +362,54 @@ def test_repeated_counts_come_from_the_request_cache_until_the_index_changes(
     query = SearchQuery(q="proeftuin", size=3, facets=["source"])
     first = es_backend.search(query)
     before = cache_hits()
-    second = es_backend.search(query.model_copy(update={"offset": 3}))  # next page: same counts
+    assert es_backend.search(query) == first  # exact repeat of a first page
     assert cache_hits() == before + 1
-    assert first.total == second.total == 10
-    assert first.facets == second.facets
+    second = es_backend.search(query.model_copy(update={"offset": 3}))  # counted, page
+    assert cache_hits() == before + 1
+    third = es_backend.search(query.model_copy(update={"offset": 6}))  # same counts: cached
+    assert cache_hits() == before + 2
+    assert first.total == second.total == third.total == 10
+    assert first.facets == second.facets == third.facets
     assert [(b.value, b.count) for b in first.facets["source"]] == [("src-0", 5), ("src-1", 5)]
-    assert len(first.hits) == 3
-    assert {h.id for h in first.hits}.isdisjoint(h.id for h in second.hits)
+    assert len(first.hits) == len(second.hits) == len(third.hits) == 3
+    ids = [h.id for r in (first, second, third) for h in r.hits]
+    assert len(set(ids)) == 9
 
     es_backend.upsert([_doc(99, source="src-9")])
     es_backend.refresh()
     changed = es_backend.search(query)  # the refresh dropped the cached answer
     assert changed.total == 11
     assert [(b.value, b.count) for b in changed.facets["source"]][-1] == ("src-9", 1)
+
+
+def test_a_first_page_is_one_body_and_later_pages_count_apart() -> None:
+    """The rule of :func:`search.elasticsearch.split_search` (why: docs/search.md)."""
+    split = es_module.split_search
+    query = SearchQuery(q="proeftuin", size=5, facets=["source", "type"])
+    body = build_search_body(query)
+    assert body is not None
+    (one,) = split(body, "1s")
+    assert one["size"] == 5
+    assert one["track_total_hits"] is True
+    assert set(one["aggregations"]) == {"source", "type"}
+    assert one["timeout"] == "1s"
+    assert "from_" not in one
+    for later in (query.model_copy(update={"offset": 5}), query.model_copy(update={"after": [1.0, "x"]})):
+        later_body = build_search_body(later)
+        assert later_body is not None
+        counts, page = split(later_body)
+        assert counts["size"] == 0
+        assert counts["track_total_hits"] is True
+        assert counts["query"] == page["query"]
+        assert page["track_total_hits"] is False
+        assert "aggregations" not in page
+    counts, page = split(body, split_first_page=True)  # the previous rule, for the bench's A/B
+    assert counts["size"] == 0
+    assert page["size"] == 5
+    zero = build_search_body(query.model_copy(update={"size": 0}))
+    assert zero is not None
+    assert [b["size"] for b in split(zero)] == [0]
+    collapsed = build_search_body(query.model_copy(update={"collapse": True, "offset": 5}))
+    assert collapsed is not None
+    assert len(split(collapsed)) == 1
+    assert es_module.MSEARCH_HEADER == {"request_cache": True}

@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
+from search.base import SearchUnavailable
 from search.documents import SearchDocument, SearchQuery
 from search.elasticsearch import ElasticsearchBackend, to_source
 from search.reindex import AliasRebuild, rebuild_alias
@@ -127,3 +128,45 @@ def test_a_rebuild_loads_with_refresh_off_and_async_translog_then_restores_both(
         raise
     assert index_settings() == {"refresh": "1s", "durability": "request"}
     assert es_backend.count() == 50  # refreshed before the swap
+
+
+def _segments(es_url: str, index: str) -> int:
+    body = httpx.get(f"{es_url}/{index}/_segments", timeout=10).json()
+    shards = body["indices"][index]["shards"]
+    return sum(len(copy["segments"]) for copies in shards.values() for copy in copies)
+
+
+def test_a_rebuild_is_force_merged_to_one_segment_before_the_swap(
+    es_backend: ElasticsearchBackend, es_url: str
+) -> None:
+    rebuild = AliasRebuild(es_backend)
+    rebuild.begin()
+    try:
+        for start in range(0, 300, 100):  # refresh between loads: several segments
+            rebuild.load(_docs("new")[start : start + 100])
+            httpx.post(f"{es_url}/{rebuild.index}/_refresh", timeout=10).raise_for_status()
+        assert _segments(es_url, rebuild.index) >= 3
+        rebuild.swap()
+    except BaseException:
+        rebuild.abort()
+        raise
+    assert _segments(es_url, rebuild.index) == 1
+    assert es_backend.count() == 300
+
+
+def test_a_force_merge_that_does_not_finish_in_time_aborts_and_keeps_the_old_index(
+    es_backend: ElasticsearchBackend, es_url: str, es_alias: str
+) -> None:
+    es_backend.upsert(_docs("old")[:10])
+    es_backend.refresh()
+    before = list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json())
+    rebuild = AliasRebuild(es_backend, merge_timeout_s=0)  # no time at all: the timeout path
+    rebuild.begin()
+    rebuild.load(_docs("new")[:20])
+    with pytest.raises(SearchUnavailable, match="force-merge"):
+        rebuild.swap()
+    assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == before
+    names = httpx.get(f"{es_url}/_resolve/index/{es_alias}-v*", timeout=10).json()["indices"]
+    assert [i["name"] for i in names] == before  # the new index was dropped
+    assert es_backend.count() == 10
+    assert es_backend.search(SearchQuery(q="proeftuin")).total == 10
