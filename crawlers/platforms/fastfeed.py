@@ -18,6 +18,7 @@ synthesises ids and descriptions, so its entries cannot give feedparser's RawIte
 from __future__ import annotations
 
 import contextlib
+import functools
 import re
 from typing import Any
 from xml.sax import SAXParseException
@@ -92,12 +93,22 @@ class _Fallback(Exception):
     """The feed is outside what this module reproduces exactly: use feedparser."""
 
 
+_C1 = re.compile("[\x80-\x9f]")  # the only code points feedparser's _cp1252 table maps
+assert all(0x80 <= point <= 0x9F for point in _cp1252)
+
+
 def _text(value: str | None) -> str:
-    """feedparser's treatment of element text in a UTF-8 document (mixin.pop)."""
+    """feedparser's treatment of element text in a UTF-8 document (mixin.pop).
+
+    ASCII text is returned as is: the latin-1/UTF-8 round trip and the cp1252 table leave it
+    unchanged, and most feed text is ASCII.
+    """
     out = (value or "").strip()
+    if out.isascii():
+        return out
     with contextlib.suppress(UnicodeEncodeError, UnicodeDecodeError):
         out = out.encode("iso-8859-1").decode("utf-8")
-    return out.translate(_cp1252)
+    return out.translate(_cp1252) if _C1.search(out) else out
 
 
 def _leaf(el: Any) -> str:
@@ -106,23 +117,44 @@ def _leaf(el: Any) -> str:
     return _text(el.text)
 
 
+# Clark tag ({namespace}local or local) -> feedparser's handler name; "" for a namespace feedparser
+# does not know (the document's prefix decides). Bounded: cleared when full.
+_NAMES: dict[str, str] = {}
+
+
 def _name(el: Any) -> str:
     """feedparser's handler name for an element: prefix_localname, lower-cased."""
-    qname = etree.QName(el)
-    local = qname.localname.lower()
-    if not qname.namespace:
-        return local
-    prefix = _PREFIXES.get(qname.namespace.lower(), el.prefix or "")
+    tag = el.tag
+    name = _NAMES.get(tag)
+    if name:
+        return name
+    if name is None:
+        namespace, _, local = tag[1:].partition("}") if tag[:1] == "{" else ("", "", tag)
+        known = _PREFIXES.get(namespace.lower()) if namespace else ""
+        name = "" if known is None else f"{known.lower()}_{local.lower()}" if known else local.lower()
+        if len(_NAMES) >= 4096:
+            _NAMES.clear()
+        _NAMES[tag] = name
+        if name:
+            return name
+    return _unknown_name(tag, el.prefix or "")
+
+
+@functools.lru_cache(maxsize=4096)
+def _unknown_name(tag: str, prefix: str) -> str:
+    """The name of an element in a namespace feedparser does not know: the document's prefix."""
+    local = tag.rpartition("}")[2].lower()
     return f"{prefix.lower()}_{local}" if prefix else local
 
 
 def _check_descendants(el: Any, allowed: frozenset[str]) -> None:
     for child in el.iterdescendants():
-        if not isinstance(child.tag, str):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        name = _name(child)
+        name = _NAMES.get(tag) or _name(child)  # the cached name, without a call
         if name in _HANDLERS and name not in allowed:
-            raise _Fallback(f"element {child.tag} needs feedparser")
+            raise _Fallback(f"element {tag} needs feedparser")
 
 
 def _author_name(author: str) -> str | None:

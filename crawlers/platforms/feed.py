@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import hashlib
 import html
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -24,12 +25,21 @@ from pipeline.contracts import RawItem, RecordError, SourceSpec
 __all__ = ["ParseOutcome", "html_to_text", "parse_feed", "sanitise_html"]
 
 
+# Text without these characters reads the same through nh3 as without it (HTML's tokenizer only
+# acts on '<', '&' and NUL in text, drops a leading BOM; for sanitise_html nh3 also writes '>' and
+# U+00A0 as entities and CR/CRLF as LF). tests/crawlers/test_feed_text.py checks every code point
+# and every corpus text both ways.
+_TEXT_NEEDS_NH3 = re.compile("[<&\x00\ufeff]")
+_HTML_NEEDS_NH3 = re.compile("[<>&\x00\r\xa0\ufeff]")
+
+
 def html_to_text(fragment: str | None) -> str | None:
     """Plain text of an HTML fragment (tags dropped, entities decoded, whitespace collapsed)."""
     if not fragment:
         return None
-    text = html.unescape(nh3.clean(fragment, tags=set()))
-    text = " ".join(text.split())
+    if _TEXT_NEEDS_NH3.search(fragment):
+        fragment = html.unescape(nh3.clean(fragment, tags=set()))
+    text = " ".join(fragment.split())
     return text or None
 
 
@@ -37,6 +47,8 @@ def sanitise_html(fragment: str | None) -> str | None:
     """HTML safe to show: scripts, styles, event handlers and javascript: URLs removed."""
     if not fragment:
         return None
+    if not _HTML_NEEDS_NH3.search(fragment):
+        return fragment
     return nh3.clean(fragment) or None
 
 
