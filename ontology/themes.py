@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cache, lru_cache
 
 from rdflib import URIRef
 
@@ -41,10 +41,16 @@ def _pattern(label: str) -> str:
     return body + (r"\w*" if prefix else r"s?")
 
 
-def _alternation(concept: URIRef) -> str:
+@cache
+def _alternatives(concept: URIRef) -> tuple[str, ...]:
+    """The concept's label patterns in the order the regex tries them (longest pattern first)."""
     kinds = schemes()["theme"].labels[concept]
     labels = {label for values in kinds.values() for label, _ in values if len(label) >= 3}
-    return "|".join(sorted((_pattern(label) for label in labels), key=len, reverse=True))
+    return tuple(sorted((_pattern(label) for label in labels), key=len, reverse=True))
+
+
+def _alternation(concept: URIRef) -> str:
+    return "|".join(_alternatives(concept))
 
 
 @lru_cache(maxsize=1)
@@ -56,11 +62,46 @@ def _matchers() -> dict[URIRef, re.Pattern[str]]:
 
 
 @lru_cache(maxsize=1)
-def _scanner() -> tuple[re.Pattern[str], dict[str, URIRef]]:
+def _plain_scanner() -> tuple[re.Pattern[str], dict[str, URIRef]]:
     """All concepts in one regex with a named group each: one pass over the text, not one per concept."""
     names = {f"c{i}": c for i, c in enumerate(sorted(schemes()["theme"].labels, key=str))}
     body = "|".join(f"(?P<{n}>{_alternation(c)})" for n, c in names.items())
     return re.compile(r"(?<!\w)(?:" + body + r")(?!\w)"), names
+
+
+@lru_cache(maxsize=1)
+def _scanner() -> tuple[re.Pattern[str], dict[str, URIRef]]:
+    """``_plain_scanner`` with its alternatives grouped by their first character: the same matches.
+
+    At each word start the plain scanner tries every concept's group in turn (~500 alternatives);
+    here the top-level branches start with a literal character, which re's matcher skips with one
+    comparison, so only the alternatives that can start with the current character are tried, in
+    their original relative order (concept order, then longest pattern first). An alternative that
+    cannot match at this character fails in the plain scanner too, so the first alternative that
+    leads to a match, its group's concept and the match text are the same. A label that does not
+    start with a plain word character keeps the plain scanner.
+    """
+    concepts = sorted(schemes()["theme"].labels, key=str)
+    buckets: dict[str, list[tuple[URIRef, str]]] = {}
+    for concept in concepts:
+        for alternative in _alternatives(concept):
+            first = alternative[:1]
+            if not (first.isalnum() and re.escape(first) == first):
+                return _plain_scanner()
+            buckets.setdefault(first, []).append((concept, alternative[1:]))
+    names: dict[str, URIRef] = {}
+    branches = []
+    for first, entries in buckets.items():
+        groups: list[str] = []
+        for concept, rest in entries:
+            if groups and names[f"c{len(names) - 1}"] == concept:  # same concept: one group
+                groups[-1] = groups[-1][:-1] + "|" + rest + ")"
+                continue
+            name = f"c{len(names)}"
+            names[name] = concept
+            groups.append(f"(?P<{name}>{rest})")
+        branches.append(re.escape(first) + "(?:" + "|".join(groups) + ")")
+    return re.compile(r"(?<!\w)(?:" + "|".join(branches) + r")(?!\w)"), names
 
 
 @lru_cache(maxsize=1)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 from datetime import UTC, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import nh3
@@ -16,14 +17,29 @@ from rdflib.term import _is_valid_uri
 
 from ontology.concepts import resolve
 from ontology.language import detect_language, normalise_tag
-from ontology.namespaces import DCTERMS, EU_COUNTRY, EU_LANGUAGE, INNONET, SCHEMA, XSD
+from ontology.namespaces import DCTERMS, EU_COUNTRY, EU_LANGUAGE, INNONET, SCHEMA
 from ontology.themes import CLASSIFIER_VERSION, Classification, classify
-from ontology.triples import ItemGraph
+from ontology.triples import ItemGraph, lang_literal, plain_literal, utc_datetime_literal
 from ontology.uris import network_iri, source_iri
 from pipeline.contracts import RawItem, SourceSpec
 
 #: What the helpers below write to: an item's container, or an rdflib Graph (same ``add``).
 GraphLike = Graph | ItemGraph
+
+# Terms every item writes, bound once (a namespace attribute is a method call and a cache lookup).
+_IDENTIFIER, _SOURCE, _LANGUAGE, _SUBJECT = (
+    DCTERMS.identifier,
+    DCTERMS.source,
+    DCTERMS.language,
+    DCTERMS.subject,
+)
+_NETWORK, _ORIGINAL_DATE, _CLASSIFIER_VERSION = (
+    INNONET.network,
+    INNONET.originalDate,
+    INNONET.classifierVersion,
+)
+_URL, _IN_LANGUAGE = SCHEMA.url, SCHEMA.inLanguage
+_CLASSIFIER_LITERAL = Literal(CLASSIFIER_VERSION)
 
 #: ISO 639-1 -> EU language authority table code.
 EU_LANGUAGE_CODES = {
@@ -54,7 +70,7 @@ def item_language(item: RawItem, source: SourceSpec, *texts: str | None) -> str 
 def text(value: str, language: str | None) -> Literal:
     """A language-tagged literal when the language is known, a plain string otherwise."""
     lang = normalise_tag(language)
-    return Literal(value, lang=lang) if lang else Literal(value)
+    return lang_literal(value, lang) if lang else plain_literal(value)
 
 
 def clean_text(value: str | None) -> str | None:
@@ -93,8 +109,8 @@ def utc(value: datetime, zone: str | None = None) -> datetime | None:
 
 def dt_literal(value: datetime) -> Literal:
     """xsd:dateTime in UTC with an explicit ``Z`` (LDES and search need a zone on every time)."""
-    text_value = value.astimezone(UTC).replace(tzinfo=None).isoformat() + "Z"
-    return Literal(text_value, datatype=XSD.dateTime)
+    # = Literal(<UTC ISO with Z>, datatype=XSD.dateTime), without rdflib's parse and re-serialisation.
+    return utc_datetime_literal(value)
 
 
 def add_date(
@@ -108,11 +124,12 @@ def add_date(
     """Add ``prop`` as UTC and keep what the source wrote in ``innonet:originalDate``; True if normalised."""
     normalised = utc(value, zone) if value is not None else None
     original = raw or (value.isoformat() if value is not None else None)
-    if normalised is not None:
-        g.add((subject, prop, dt_literal(normalised)))
-    if original and (normalised is None or original != dt_literal(normalised).toPython().isoformat()):
+    literal = dt_literal(normalised) if normalised is not None else None
+    if literal is not None:
+        g.add((subject, prop, literal))
+    if original and (literal is None or original != literal.toPython().isoformat()):
         name = str(prop).rsplit("/", 1)[-1]
-        g.add((subject, INNONET.originalDate, Literal(f"{name}={original}")))
+        g.add((subject, _ORIGINAL_DATE, plain_literal(f"{name}={original}")))
     return normalised is not None
 
 
@@ -125,17 +142,33 @@ def add_common(
     language: str | None,
 ) -> None:
     """Identifier, source, network, link, language and country: the same on every item type."""
-    g.add((subject, DCTERMS.identifier, Literal(item.native_id)))
-    g.add((subject, DCTERMS.source, source_iri(base, source.id)))
-    g.add((subject, INNONET.network, network_iri(base, source.network)))
+    g.add((subject, _IDENTIFIER, plain_literal(item.native_id)))
+    g.add((subject, _SOURCE, _source_iri(base, source.id)))
+    g.add((subject, _NETWORK, _network_iri(base, source.network)))
     url = iri(item.url)
     if url is not None:
-        g.add((subject, SCHEMA.url, url))
+        g.add((subject, _URL, url))
     if language:
-        g.add((subject, SCHEMA.inLanguage, Literal(language)))
-        code = EU_LANGUAGE_CODES.get(language.split("-")[0])
-        if code:
-            g.add((subject, DCTERMS.language, EU_LANGUAGE[code]))
+        g.add((subject, _IN_LANGUAGE, plain_literal(language)))
+        code = _eu_language(language)
+        if code is not None:
+            g.add((subject, _LANGUAGE, code))
+
+
+@lru_cache(maxsize=256)
+def _source_iri(base: str, source_id: str) -> URIRef:
+    return source_iri(base, source_id)
+
+
+@lru_cache(maxsize=256)
+def _network_iri(base: str, network_id: str) -> URIRef:
+    return network_iri(base, network_id)
+
+
+@lru_cache(maxsize=256)
+def _eu_language(language: str) -> URIRef | None:
+    code = EU_LANGUAGE_CODES.get(language.split("-")[0])
+    return EU_LANGUAGE[code] if code else None
 
 
 def item_graph() -> ItemGraph:
@@ -175,9 +208,9 @@ def add_themes(
         tag_map=source.tag_map,
     )
     for concept in result.concepts:
-        g.add((subject, DCTERMS.subject, concept))
+        g.add((subject, _SUBJECT, concept))
     if result.concepts:
-        g.add((subject, INNONET.classifierVersion, Literal(CLASSIFIER_VERSION)))
+        g.add((subject, _CLASSIFIER_VERSION, _CLASSIFIER_LITERAL))
     return result
 
 

@@ -7,8 +7,6 @@ re-harvest of the same feed is "unchanged", not a new version.
 
 from __future__ import annotations
 
-from rdflib import Literal
-
 from ontology.mapping.common import (
     MappingResult,
     add_common,
@@ -22,40 +20,44 @@ from ontology.mapping.common import (
 )
 from ontology.mapping.provenance import provenance
 from ontology.namespaces import DCTERMS, RDF, SCHEMA
+from ontology.triples import plain_literal
 from ontology.uris import item_iri
 from pipeline.contracts import RawItem, SourceSpec
 
 __all__ = ["map_news", "map_news_item", "provenance"]
+
+# Bound once: a namespace attribute is a method call per use.
+_TYPE, _NEWS_ARTICLE = RDF.type, SCHEMA.NewsArticle
+_HEADLINE, _DESCRIPTION, _BODY = SCHEMA.headline, SCHEMA.description, SCHEMA.articleBody
+_PUBLISHED, _MODIFIED, _KEYWORDS = SCHEMA.datePublished, SCHEMA.dateModified, SCHEMA.keywords
+_DATE, _CREATOR = DCTERMS.date, DCTERMS.creator
 
 
 def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     """The item's IRI, content graph and unmapped source tags."""
     subject = item_iri(base, "news", item.source_id, item.native_id)
     g = item_graph()
-    g.add((subject, RDF.type, SCHEMA.NewsArticle))
+    g.add((subject, _TYPE, _NEWS_ARTICLE))
     title = clean_text(item.title)
     summary = clean_text(item.summary)
     language = item_language(item, source, title, summary)
     if title:
-        g.add((subject, SCHEMA.headline, text(title, language)))
+        g.add((subject, _HEADLINE, text(title, language)))
     if summary:
-        g.add((subject, SCHEMA.description, text(summary, language)))
+        g.add((subject, _DESCRIPTION, text(summary, language)))
     body = clean_html(item.body_html)
     if body:
-        g.add((subject, SCHEMA.articleBody, text(body, language)))
+        g.add((subject, _BODY, text(body, language)))
     zone = item.timezone or source.options.get("timezone")
-    if (
-        not add_date(g, subject, SCHEMA.datePublished, item.published, item.published_raw, zone)
-        and item.published_raw
-    ):
+    if not add_date(g, subject, _PUBLISHED, item.published, item.published_raw, zone) and item.published_raw:
         # Unparseable dates are kept as the source wrote them, never guessed.
-        g.add((subject, DCTERMS.date, Literal(item.published_raw)))
-    add_date(g, subject, SCHEMA.dateModified, item.updated, None, zone)
+        g.add((subject, _DATE, plain_literal(item.published_raw)))
+    add_date(g, subject, _MODIFIED, item.updated, None, zone)
     add_common(g, subject, item, source, base, language)
     for author in item.authors:
-        g.add((subject, DCTERMS.creator, Literal(author)))
+        g.add((subject, _CREATOR, plain_literal(author)))
     for tag in item.tags:
-        g.add((subject, SCHEMA.keywords, Literal(tag)))
+        g.add((subject, _KEYWORDS, plain_literal(tag)))
     themes = add_themes(g, subject, item, source, title=title, summary=summary)
     return MappingResult(subject, g, themes.unmapped_tags)
 

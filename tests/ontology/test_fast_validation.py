@@ -350,8 +350,12 @@ def test_fold_removes_exactly_the_combining_marks() -> None:
     import sys
     import unicodedata
 
-    from ontology.concepts import _COMBINING, fold
+    from ontology.concepts import _COMBINING, fold, strip_combining
 
     every = "".join(chr(i) for i in range(sys.maxunicode + 1) if not 0xD800 <= i <= 0xDFFF)
-    assert _COMBINING.sub("", every) == "".join(ch for ch in every if not unicodedata.combining(ch))
+    want = "".join(ch for ch in every if not unicodedata.combining(ch))
+    assert _COMBINING.sub("", every) == want
+    assert strip_combining(every) == want  # astral characters present: the full class
+    bmp = every[: every.index("\U00010000")]
+    assert strip_combining(bmp) == "".join(ch for ch in bmp if not unicodedata.combining(ch))  # bitmap class
     assert fold("  Économie  SOCIALE’s\u0301 Straße ") == "economie sociale's strasse"
