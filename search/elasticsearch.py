@@ -27,8 +27,8 @@ from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
-import aiohttp
 import orjson
 from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, OrjsonSerializer
@@ -48,6 +48,7 @@ from search.documents import (
     Suggestion,
     wanted_facets,
 )
+from search.es_http import HttpError, KeepAliveClient
 from search.queries import distance_km, effective_sort, text_plan
 
 INDEX_VERSION = 2
@@ -197,8 +198,9 @@ class ElasticsearchBackend(SearchBackend):
         )
         self._senders: ThreadPoolExecutor | None = None
         self._timeout_s = timeout_s
-        #: The async hot path's keep-alive HTTP session and the event loop it belongs to.
-        self._session: aiohttp.ClientSession | None = None
+        #: The async hot path's keep-alive HTTP client and the event loop it belongs to.
+        self._session: KeepAliveClient | None = None
+        self._msearch_path = f"/{quote(alias, safe='')}/_msearch"
         self._session_loop: asyncio.AbstractEventLoop | None = None
 
     # -- plumbing ------------------------------------------------------------------------
@@ -225,37 +227,26 @@ class ElasticsearchBackend(SearchBackend):
         self._client.close()
 
     async def msearch_async(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """:meth:`_msearch` without a thread: one aiohttp keep-alive session per event loop.
+        """:meth:`_msearch` without a thread: a small keep-alive HTTP/1.1 client on asyncio
+        streams (:class:`search.es_http.KeepAliveClient`), one per event loop.
 
         The API's everyday search awaits this instead of running the sync client in the
         thread pool (bench/search_breakdown.py: the client's serialisation, urllib3 and the
-        thread hop cost more than Elasticsearch's own answer at 1 connection). No retries:
-        any failure raises SearchUnavailable and the caller falls back to the sync path,
-        which retries and words the error as before.
+        thread hop cost more than Elasticsearch's own answer at 1 connection; aiohttp, used
+        here before, still cost ~0.1-0.2 ms of Python per request). No compression asked
+        (Elasticsearch would gzip every answer: ~0.45 ms per 17 KB page). No retries: any
+        failure raises SearchUnavailable and the caller falls back to the sync path, which
+        retries and words the error as before.
         """
         loop = asyncio.get_running_loop()
         if self._session is None or self._session_loop is not loop or self._session.closed:
-            self._session = aiohttp.ClientSession(
-                timeout=aiohttp.ClientTimeout(total=self._timeout_s),
-                connector=aiohttp.TCPConnector(limit=100, keepalive_timeout=30),
-                # aiohttp asks for gzip by default, and Elasticsearch then compresses every
-                # answer: ~0.45 ms per 17 KB page on this box (bench/search_breakdown.py).
-                skip_auto_headers=("Accept-Encoding", "User-Agent"),
-            )
+            self._session = KeepAliveClient(self.url, self._timeout_s)
             self._session_loop = loop
         payload = b"".join(MSEARCH_HEADER_LINE + orjson.dumps(body) + b"\n" for body in bodies)
         try:
-            async with self._session.post(
-                f"{self.url}/{self.alias}/_msearch",
-                data=payload,
-                headers={"Content-Type": "application/x-ndjson"},
-            ) as response:
-                raw = await response.read()
-                status = response.status
-        except (aiohttp.ClientError, TimeoutError) as exc:
-            raise SearchUnavailable(
-                f"Elasticsearch not reachable at {self.url} (search): {type(exc).__name__}: {exc}"
-            ) from exc
+            status, raw = await self._session.post(self._msearch_path, payload, b"application/x-ndjson")
+        except HttpError as exc:
+            raise SearchUnavailable(f"Elasticsearch not reachable at {self.url} (search): {exc}") from exc
         if status != 200:
             raise SearchUnavailable(
                 f"Elasticsearch at {self.url} refused search on {self.alias!r}: HTTP {status}"
@@ -270,7 +261,7 @@ class ElasticsearchBackend(SearchBackend):
         return out
 
     async def aclose(self) -> None:
-        """Close the async hot path's session (the app's shutdown; :meth:`close` closes the rest)."""
+        """Close the async hot path's connections (the app's shutdown; :meth:`close` closes the rest)."""
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
