@@ -34,7 +34,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, OrjsonSerializer
 from pydantic import ValidationError
 
-from search.analysis import MAX_QUERY_TOKENS, analysed, analysed_pair, query_tokens, stemmed
+from search.analysis import analysed, query_tokens, stemmed
 from search.base import SearchBackend, SearchUnavailable
 from search.documents import (
     FACETS,
@@ -57,8 +57,6 @@ MAPPING_FILE = Path(__file__).resolve().parent / "mappings" / f"items-v{INDEX_VE
 ANALYSED_FIELDS = {"title_a": "title", "summary_a": "summary", "body_a": "body"}
 #: Stemmed fields and their source field (analysed in the document's language).
 STEMMED_FIELDS = {"title_s": "title", "summary_s": "summary", "body_s": "body"}
-#: Each text field and its folded and stemmed fields.
-TEXT_FIELDS = {field: (f"{field}_a", f"{field}_s") for field in ("title", "summary", "body")}
 #: Fields computed from the document for the index only.
 DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "suggest", "year", "collapse_key", "geo"}
 #: Query-time boosts (the embedded backend uses the same weights).
@@ -85,28 +83,24 @@ def index_definition() -> dict[str, Any]:
     return json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
 
 
-def suggest_inputs(title: str, folded: str | None = None) -> list[str]:
-    """Completion inputs of a title: its folded words from each of the first words on.
-
-    ``folded``: ``analysed(title)`` when the caller has it (indexing does): the same words.
-    """
-    words = (analysed(title) if folded is None else folded).split()[:MAX_QUERY_TOKENS]
+def suggest_inputs(title: str) -> list[str]:
+    """Completion inputs of a title: its folded words from each of the first words on."""
+    words = query_tokens(title)
     return list(dict.fromkeys(" ".join(words[i:]) for i in range(min(len(words), SUGGEST_TAILS))))
 
 
 def to_source(doc: SearchDocument) -> dict[str, Any]:
     """The indexed ``_source``: the document as JSON plus its analysed and derived fields."""
     source = doc.model_dump(mode="json", exclude_none=True)
-    folded_title = ""
-    for field, (analysed_field, stemmed_field) in TEXT_FIELDS.items():
-        folded, stems = analysed_pair(getattr(doc, field), doc.language)
-        if folded:
-            source[analysed_field] = folded
-        if stems:
-            source[stemmed_field] = stems
-        if field == "title":
-            folded_title = folded
-    inputs = suggest_inputs(doc.title, folded_title)
+    for analysed_field, field in ANALYSED_FIELDS.items():
+        text = analysed(getattr(doc, field))
+        if text:
+            source[analysed_field] = text
+    for stemmed_field, field in STEMMED_FIELDS.items():
+        text = stemmed(getattr(doc, field), doc.language)
+        if text:
+            source[stemmed_field] = text
+    inputs = suggest_inputs(doc.title)
     if inputs:
         source["suggest"] = {"input": inputs}
     year = doc.year()
