@@ -34,6 +34,11 @@ __all__ = ["fast_entries", "refusal", "sorted_attributes"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+_RDF_ABOUT = f"{{{RDF}}}about"
+# RSS 0.90 and 1.0: rdf:RDF root, one channel, items beside it (feedparser's prefix '' for both)
+_RDF_CHANNELS = ("{http://my.netscape.com/rdf/simple/0.9/}channel", "{http://purl.org/rss/1.0/}channel")
+_RDF_ITEMS = ("{http://my.netscape.com/rdf/simple/0.9/}item", "{http://purl.org/rss/1.0/}item")
 _HANDLERS = frozenset(name[7:] for name in dir(StrictFeedParser) if name.startswith("_start_"))
 # lower-cased namespace URI -> feedparser prefix (filled per instance, so ask an instance)
 _PREFIXES: dict[str, str] = dict(StrictFeedParser("", None, "utf-8")._matchnamespaces)
@@ -43,7 +48,7 @@ _EMAIL = re.compile(
 _LINK_ENTITY = re.compile("&([A-Za-z0-9_]+);")
 # Elements inside an item that feedparser handles without touching a field we read.
 _HARMLESS = frozenset(
-    {"comments", "enclosure", "source", "media_content", "media_thumbnail", "media_credit", "media_player", "itunes_subtitle",
+    {"comments", "enclosure", "source", "dc_publisher", "webmaster", "dc_rights", "rights", "media_content", "media_thumbnail", "media_credit", "media_player", "itunes_subtitle",
      "itunes_image", "georss_point", "georss_where", "georss_line", "georss_polygon", "georss_box"}
 ) | {name for name in _HANDLERS if name.startswith("gml_")}  # fmt: skip
 _HARMLESS_TITLED = _HARMLESS | {"media_title"}
@@ -85,7 +90,11 @@ def sorted_attributes(clean_html: str | None) -> str | None:
 
 
 # every element feedparser starts an entry at (_start_item/_start_entry), in any position
-_ENTRY_TAGS = ("item", "entry", f"{{{ATOM}}}item", f"{{{ATOM}}}entry")
+# every element whose local name is item or entry in any case: feedparser starts an entry at those
+# its name rules call "item"/"entry" (_check_entries compares them with the elements read here)
+_ENTRY_CANDIDATES = etree.XPath(
+    "//*[translate(local-name(), 'ITEMNRY', 'itemnry') = 'item' or translate(local-name(), 'ITEMNRY', 'itemnry') = 'entry']"
+)
 _looks_like_html = _FeedParserMixin.looks_like_html
 
 
@@ -130,7 +139,10 @@ def _name(el: Any) -> str:
         return name
     if name is None:
         namespace, _, local = tag[1:].partition("}") if tag[:1] == "{" else ("", "", tag)
-        known = _PREFIXES.get(namespace.lower()) if namespace else ""
+        lower = namespace.lower()
+        if "backend.userland.com/rss" in lower:  # feedparser: any of these is .../rss
+            lower = "http://backend.userland.com/rss"
+        known = _PREFIXES.get(lower) if namespace else ""
         name = "" if known is None else f"{known.lower()}_{local.lower()}" if known else local.lower()
         if len(_NAMES) >= 4096:
             _NAMES.clear()
@@ -200,8 +212,21 @@ _RSS_ITEM = frozenset(
 ) | _HARMLESS  # fmt: skip
 
 
-def _rss_entry(item: Any) -> dict[str, Any]:
+def _entry_start(node: Any) -> dict[str, Any]:
+    """feedparser's _start_item/_start_entry: rdf:about is the id; CDF href/lastmod are refused."""
     entry: dict[str, Any] = {"authors": [], "tags": []}
+    for key in node.attrib:
+        local = key.rpartition("}")[2].lower()
+        if local in ("href", "lastmod"):
+            raise _Fallback(f"entry attribute {key}")
+    about = node.get(_RDF_ABOUT)
+    if about:
+        entry["id"] = about
+    return entry
+
+
+def _rss_entry(item: Any) -> dict[str, Any]:
+    entry = _entry_start(item)
     seen: set[str] = set()
     for child in item:
         if not isinstance(child.tag, str):
@@ -285,7 +310,7 @@ def _atom_content(el: Any) -> str:
 
 
 def _atom_entry(node: Any) -> dict[str, Any]:
-    entry: dict[str, Any] = {"authors": [], "tags": []}
+    entry = _entry_start(node)
     seen: set[str] = set()
     for child in node:
         if not isinstance(child.tag, str):
@@ -466,35 +491,76 @@ def refusal(body: bytes, content_type: str | None) -> str | None:
     return None
 
 
+def _check_entries(root: Any, read: list[Any]) -> None:
+    """Refuse unless the elements read are exactly those feedparser starts an entry at."""
+    starts = [el for el in _ENTRY_CANDIDATES(root) if _name(el) in ("item", "entry")]
+    if len(starts) != len(read) or any(a is not b for a, b in zip(starts, read, strict=True)):
+        raise _Fallback("entries elsewhere than where this module reads them")
+
+
+_NS_DECLARATION = re.compile(rb"""xmlns(?::([^\s=]+))?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+
+
+def _check_namespaces(data: bytes) -> None:
+    """Refuse documents where feedparser's names for unknown namespaces could differ from ours.
+
+    feedparser (expat, no qnames) names an element in a namespace it does not know by the first
+    prefix ever declared for that URI in the document; ``_name`` uses the element's own prefix.
+    They agree when each prefix is bound to one URI and each unknown URI to one prefix (or to
+    none, used as a default namespace only).
+    """
+    uris: dict[bytes, bytes] = {}
+    prefixes: dict[bytes, set[bytes | None]] = {}
+    for prefix, double, single in _NS_DECLARATION.findall(data):
+        uri = double or single
+        if prefix and uris.setdefault(prefix, uri) != uri:
+            raise _Fallback(f"namespace prefix {prefix!r} bound twice")
+        lower = uri.decode("utf-8", "replace").lower()
+        if "backend.userland.com/rss" in lower or lower in _PREFIXES:
+            continue
+        prefixes.setdefault(uri, set()).add(prefix or None)
+        if len(prefixes[uri]) > 1:
+            raise _Fallback(f"namespace {uri!r} bound to two prefixes")
+
+
 def _read(body: bytes, content_type: str | None) -> FastFeed:
     data, bozo, loose = _prepare(body, content_type)
     try:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise _Fallback(f"lxml: {exc}") from exc
+    _check_namespaces(data)
     if root.tag == "rss" and root.get("version") == "2.0":
         if b"xml:lang" in data:
             raise _Fallback("xml:lang in RSS")
         channels = [c for c in root if c.tag == "channel"]
-        if len(channels) != 1 or sum(1 for _ in root.iter(*_ENTRY_TAGS)) != len(channels[0].findall("item")):
-            raise _Fallback("items outside the one channel")
-        language = None
-        for child in channels[0]:
-            if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
-                language = _leaf(child)
-        entries = [_rss_entry(item) for item in channels[0].iterchildren("item")]
+        if len(channels) != 1:
+            raise _Fallback("not one channel")
+        items = channels[0].findall("item")
+    elif root.tag == f"{{{RDF}}}RDF":
+        if b"xml:lang" in data:
+            raise _Fallback("xml:lang in RSS")
+        channels = [c for c in root if c.tag in _RDF_CHANNELS]
+        if len(channels) != 1:
+            raise _Fallback("not one channel")
+        items = [c for c in root if c.tag in _RDF_ITEMS]
     elif root.tag == f"{{{ATOM}}}feed":
         if data.count(b"xml:lang") != (1 if root.get(_XML_LANG) is not None else 0):
             raise _Fallback("xml:lang below the Atom root")
-        entry_tag = f"{{{ATOM}}}entry"
-        found = root.findall(entry_tag)
-        if sum(1 for _ in root.iter(*_ENTRY_TAGS)) != len(found):
-            raise _Fallback("entries outside the feed element")
+        found = root.findall(f"{{{ATOM}}}entry")
+        _check_entries(root, found)
         lang = root.get(_XML_LANG)
         language = lang.replace("_", "-") if lang else None
         entries = [_atom_entry(node) for node in found]
     else:
         raise _Fallback(f"root {root.tag} version {root.get('version')}")
+    if root.tag != f"{{{ATOM}}}feed":
+        _check_entries(root, items)
+        language = None
+        for child in channels[0]:
+            if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
+                language = _leaf(child)
+        entries = [_rss_entry(item) for item in items]
     if loose:
         _loose_safe(entries)
     for entry in entries:

@@ -115,8 +115,50 @@ _ATOM_ENTRIES = {
 }
 
 
+_RSS = '<rss version="2.0"><channel><title>c</title>{}</channel></rss>'
+_RDF = (
+    '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns="http://purl.org/rss/1.0/" '
+    'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel rdf:about="http://c"><title>c</title>'
+    "<dc:language>de</dc:language></channel>{}</rdf:RDF>"
+)
+_DOCUMENTS = {
+    # where feedparser starts entries: any case, any namespace it maps to '', attributes on the item
+    "upper_item": _RSS.format("<item><title>a</title></item><ITEM><title>b</title></ITEM>"),
+    "item_default_ns": _RSS.format('<item><title>a</title></item><item xmlns="http://x/"><title>b</title></item>'),
+    "item_rss1_ns": _RSS.format('<item><title>a</title></item><r:item xmlns:r="http://purl.org/rss/1.0/"><r:title>b</r:title></r:item>'),
+    "item_about": _RSS.format(
+        '<item xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" rdf:about="urn:about"><title>a</title></item>'
+    ),
+    "item_about_guid": _RSS.format(
+        '<item xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" rdf:about="urn:about"><title>a</title>'
+        "<guid>urn:g</guid></item>"
+    ),
+    "item_href": _RSS.format('<item href="http://h"><title>a</title></item>'),
+    # unknown namespaces: feedparser names them by the first prefix declared for the URI
+    "ns_two_prefixes": _RSS.format(
+        '<item xmlns:a="http://u/" xmlns:b="http://u/"><title>t</title><b:x>1</b:x></item>'
+    ),
+    "ns_known_prefix_other_uri": _RSS.format(
+        '<item xmlns:dc="http://not-dc/"><title>t</title><dc:creator>c</dc:creator></item>'
+    ),
+    "ns_prefix_rebound": _RSS.format(
+        '<item xmlns:a="http://u/"><title>t</title><a:x>1</a:x></item><item xmlns:a="http://v/"><title>u</title></item>'
+    ),
+    "rdf": _RDF.format(
+        '<item rdf:about="http://a/1"><title>A &amp; B</title><link>http://a/1</link><description>d</description>'
+        "<dc:date>2020-01-01T00:00:00Z</dc:date><dc:creator>Jo</dc:creator><dc:subject>s</dc:subject>"
+        '<dc:publisher>p</dc:publisher><dc:rights>r</dc:rights></item><item rdf:about="http://a/2"><title>B</title></item>'
+    ),
+    "rdf_item_in_channel": _RDF.format("").replace("</channel>", "<item><title>x</title></item></channel>"),
+    "rdf_two_channels": _RDF.format('<channel rdf:about="x"><title>c2</title></channel><item><title>x</title></item>'),
+}  # fmt: skip
+
+
 def _crafted() -> list[tuple[str, bytes]]:
-    out = []
+    out = [
+        (f"doc-{name}", f'<?xml version="1.0" encoding="utf-8"?>{doc}'.encode())
+        for name, doc in _DOCUMENTS.items()
+    ]
     for lead in ("", "\n", " \r\n\t "):
         for name, item in _RSS_ITEMS.items():
             body = (
@@ -144,6 +186,7 @@ def test_fast_path_equals_feedparser_on_crafted_feeds() -> None:
             accepted.append(name)
             assert _dump(parse_feed(body, SOURCE)) == _dump(parse_feed(body, SOURCE, use_fast=False)), name
     assert len([n for n in accepted if n.endswith("-0")]) >= 20
+    assert {"doc-rdf", "doc-item_about", "doc-item_about_guid"} <= set(accepted)
     # after whitespace only markup-free feeds are read by the fast path (with feedparser's warning)
     assert "rss-whitespace-1" in accepted
     assert "rss-guid-1" not in accepted
