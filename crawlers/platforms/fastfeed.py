@@ -36,9 +36,6 @@ ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
 RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 _RDF_ABOUT = f"{{{RDF}}}about"
-# RSS 0.90 and 1.0: rdf:RDF root, one channel, items beside it (feedparser's prefix '' for both)
-_RDF_CHANNELS = ("{http://my.netscape.com/rdf/simple/0.9/}channel", "{http://purl.org/rss/1.0/}channel")
-_RDF_ITEMS = ("{http://my.netscape.com/rdf/simple/0.9/}item", "{http://purl.org/rss/1.0/}item")
 _HANDLERS = frozenset(name[7:] for name in dir(StrictFeedParser) if name.startswith("_start_"))
 # lower-cased namespace URI -> feedparser prefix (filled per instance, so ask an instance)
 _PREFIXES: dict[str, str] = dict(StrictFeedParser("", None, "utf-8")._matchnamespaces)
@@ -530,20 +527,18 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise _Fallback(f"lxml: {exc}") from exc
     _check_namespaces(data)
-    if root.tag == "rss" and root.get("version") == "2.0":
+    rss = _name(root) == "rss"  # any version: feedparser reads every RSS version's items alike
+    if rss or root.tag == f"{{{RDF}}}RDF":
         if b"xml:lang" in data:
             raise _Fallback("xml:lang in RSS")
-        channels = [c for c in root if c.tag == "channel"]
-        if len(channels) != 1:
-            raise _Fallback("not one channel")
-        items = channels[0].findall("item")
-    elif root.tag == f"{{{RDF}}}RDF":
-        if b"xml:lang" in data:
-            raise _Fallback("xml:lang in RSS")
-        channels = [c for c in root if c.tag in _RDF_CHANNELS]
-        if len(channels) != 1:
-            raise _Fallback("not one channel")
-        items = [c for c in root if c.tag in _RDF_ITEMS]
+        channels = [c for c in root if isinstance(c.tag, str) and _name(c) == "channel"]
+        if len(channels) > 1:
+            raise _Fallback("two channels")
+        # RSS: items in the channel; RSS 0.90/1.0 (rdf:RDF): items beside it (_check_entries: none elsewhere)
+        parent = (channels[0] if channels else None) if rss else root
+        items = (
+            [c for c in parent if isinstance(c.tag, str) and _name(c) == "item"] if parent is not None else []
+        )
     elif root.tag == f"{{{ATOM}}}feed":
         if data.count(b"xml:lang") != (1 if root.get(_XML_LANG) is not None else 0):
             raise _Fallback("xml:lang below the Atom root")
@@ -557,7 +552,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     if root.tag != f"{{{ATOM}}}feed":
         _check_entries(root, items)
         language = None
-        for child in channels[0]:
+        for child in channels[0] if channels else ():
             if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
                 language = _leaf(child)
         entries = [_rss_entry(item) for item in items]
