@@ -539,6 +539,8 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         items = (
             [c for c in parent if isinstance(c.tag, str) and _name(c) == "item"] if parent is not None else []
         )
+        if not rss and not items:  # feedparser may then see no version and call it "not a feed"
+            raise _Fallback("RSS 1.0 without items")
     elif root.tag == f"{{{ATOM}}}feed":
         if data.count(b"xml:lang") != (1 if root.get(_XML_LANG) is not None else 0):
             raise _Fallback("xml:lang below the Atom root")
