@@ -2,7 +2,7 @@
 
     flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_search_load.py [N]
         [--ceiling 50000] [--seconds 10] [--workers 1] [--keep] [--search-only ALIAS]
-        [--baseline-tree DIR] [--index-only]
+        [--baseline-tree DIR] [--index-only] [--think-ms D] [--only TARGET ...]
 
 N items (default 100,000; the issue asks 1,000,000). Needs Elasticsearch at
 INNONET_TEST_ES_URL (default http://127.0.0.1:9200) and ``wrk`` (``apt-get install -y wrk``).
@@ -21,14 +21,21 @@ one taken at load 0.2). Parts:
 3. search: ``wrk`` (C, its own process: a Python load generator on these 2 cores measured
    itself) with a Lua script per target cycling through seeded queries (common and rare words
    of the generated vocabulary, one to three words, a filter on one facet, counts of 3 facets:
-   type, theme, language) against the API (``GET /search``, its own uvicorn process), the
-   same query as one ``_search`` body, and as the ``_msearch`` the API sends (counts + page,
-   :func:`search.elasticsearch.split_search`). 20 and 1 connections; p50/p99; the API
-   overhead is the difference of the p50s of the API and of ``_msearch``. Two modes, printed
-   separately: **cold** = 20,000 unique queries with the request cache cleared before each
-   run (the printout says if a run sent more requests than there are queries), **warm** = 200
-   queries cycling, so their counts come from Elasticsearch's shard request cache. The API
-   itself caches nothing.
+   type, theme, language) against the API (``GET /search``, its own uvicorn process) and
+   straight against Elasticsearch: the same query as one plain ``_search`` body, as the
+   ``_msearch`` the API sends (:func:`search.elasticsearch.split_search`: one body for a first
+   page, request cache on) and as the previous rule's split ``_msearch`` (counting body + page
+   body for every query). 20 and 1 connections; p50/p99, req/s, and CPU per request
+   (Elasticsearch's own from its node stats, and the whole machine's from /proc/stat: wrk,
+   the API and everything else running); the API overhead is the difference of the p50s of
+   the API and of the ``_msearch`` it sends. Two modes, printed separately: **cold** = 20,000
+   unique queries with the request cache cleared before each run (the printout says if a run
+   sent more requests than there are queries), **warm** = 200 queries cycling (Elasticsearch's
+   shard request cache answers repeats). The API itself caches nothing. ``--think-ms D`` adds
+   a cold run at 20 connections where each connection waits D ms between requests: a moderate
+   load, printed as such, never the closed-loop number. ``--only T ...`` limits the targets.
+   The rebuild force-merges the index to one segment before its swap; its seconds are printed
+   on their own and are not in the indexing items/s (the raw baseline does not merge).
 
 Documents: titles, summaries and bodies drawn Zipf-like from the 20,000 most frequent words
 of nl/en/fr/de (``wordfreq``), 12 networks, 40 sources, 15 themes, years 2018-2025, 10%
@@ -67,6 +74,7 @@ from search.documents import Location, SearchDocument, SearchQuery  # noqa: E402
 from search.elasticsearch import (  # noqa: E402
     BULK_CHUNK,
     BULK_SENDERS,
+    MSEARCH_HEADER,
     ElasticsearchBackend,
     index_definition,
     ndjson_index,
@@ -272,12 +280,15 @@ def lua_string(text: str) -> str:
     return f"[==[{text}]==]"
 
 
-def wrk_script(requests: list[tuple[str, str, str | None]]) -> str:
-    """A wrk Lua script cycling through (method, path, body) requests; each thread starts elsewhere."""
+def wrk_script(requests: list[tuple[str, str, str | None]], think_ms: float = 0) -> str:
+    """A wrk Lua script cycling through (method, path, body) requests; each thread starts elsewhere.
+    ``think_ms``: each connection waits that long after an answer before its next request
+    (wrk's ``delay()``; latency is still measured from the request's send)."""
     rows = ",\n".join(
         "{" + f"{lua_string(m)}, {lua_string(p)}, {lua_string(b) if b else 'nil'}" + "}"
         for m, p, b in requests
     )
+    think = f"function delay()\n  return {think_ms:g}\nend\n" if think_ms else ""
     return f"""
 local reqs = {{
 {rows}
@@ -296,12 +307,25 @@ function request()
   end
   return wrk.format(r[1], r[2])
 end
-"""
+{think}"""
 
 
 def _ms(text: str) -> float:
     value, unit = re.fullmatch(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
     return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def es_cpu_ms() -> int:
+    """Elasticsearch's process CPU time so far (user + system, ms), from its node stats."""
+    stats = httpx.get(f"{ES}/_nodes/_local/stats/process", timeout=10).json()
+    return sum(node["process"]["cpu"]["total_in_millis"] for node in stats["nodes"].values())
+
+
+def machine_busy_ms() -> float:
+    """CPU time all processes of the machine spent so far (ms, from /proc/stat; every core)."""
+    fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return (sum(fields[:8]) - idle) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
 def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float, float, float, int]:
@@ -342,8 +366,10 @@ Request = tuple[str, str, str | None]
 
 
 def search_requests(alias: str, count: int, seed: int) -> dict[str, list[Request]]:
-    """The same queries as API GETs, as one ``_search`` body, and as the ``_msearch`` the API sends."""
-    out: dict[str, list[Request]] = {"api": [], "_search": [], "_msearch": []}
+    """The same queries as API GETs, as one plain ``_search`` body, as the ``_msearch`` the API
+    sends (:func:`split_search`: one body for a first page, request cache on), and as the
+    previous rule's ``_msearch`` (counting + page bodies for every query, default headers)."""
+    out: dict[str, list[Request]] = {"api": [], "_search": [], "_msearch": [], "_msearch split": []}
     for q, filters in queries(count, seed):
         params = [("q", q), ("size", "20"), ("facet_size", "10"), ("highlight", "false")]
         params += [("facet", f) for f in FACETS_ASKED]
@@ -354,9 +380,11 @@ def search_requests(alias: str, count: int, seed: int) -> dict[str, list[Request
         assert body is not None
         single = {("from" if k == "from_" else k): v for k, v in body.items()} | {"timeout": "2s"}
         out["_search"].append(("POST", f"/{alias}/_search", orjson.dumps(single).decode()))
-        lines = [line for b in split_search(body, "2s") for line in ({}, b)]
-        ndjson = "".join(orjson.dumps(line).decode() + "\n" for line in lines)
-        out["_msearch"].append(("POST", f"/{alias}/_msearch", ndjson))
+        for name, header, split_first in (("_msearch", MSEARCH_HEADER, False), ("_msearch split", {}, True)):
+            bodies = split_search(body, "2s", split_first_page=split_first)
+            lines = [line for b in bodies for line in (header, b)]
+            ndjson = "".join(orjson.dumps(line).decode() + "\n" for line in lines)
+            out[name].append(("POST", f"/{alias}/_msearch", ndjson))
     return out
 
 
@@ -364,10 +392,55 @@ def clear_request_cache(alias: str) -> None:
     httpx.post(f"{ES}/{alias}/_cache/clear", params={"request": "true"}, timeout=30).raise_for_status()
 
 
-def search_bench(alias: str, seconds: float, workers: int = 1, baseline_tree: Path | None = None) -> None:
+LABELS = {
+    "_search": "ES _search (one plain body)",
+    "_msearch split": "ES _msearch, count+page (old rule)",
+    "_msearch": "ES _msearch (what the API sends)",
+    "api": "through the API",
+}
+
+
+def run_targets(
+    targets: dict[str, str],
+    reqs: dict[str, list[Request]],
+    connections: int,
+    seconds: float,
+    alias: str,
+    cold: bool,
+    think_ms: float = 0,
+) -> dict[str, float]:
+    """One wrk run per target; prints p50/p99/req/s and the CPU per request; returns p50s."""
+    p50s = {}
+    for name, base in targets.items():
+        if cold:
+            clear_request_cache(alias)
+        cpu, busy = es_cpu_ms(), machine_busy_ms()
+        p50, p99, rate, total = wrk(base, wrk_script(reqs[name], think_ms), connections, seconds)
+        cpu, busy = es_cpu_ms() - cpu, machine_busy_ms() - busy
+        p50s[name] = p50
+        repeats = f" ({total - len(reqs[name]):,} repeated)" if total > len(reqs[name]) else ""
+        print(
+            f"     {LABELS.get(name, name):36} p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
+            f"{rate:7.1f} req/s  {total:,} requests{repeats}; CPU/request: ES {cpu / total:.2f} ms, "
+            f"machine {busy / total:.2f} ms",
+            flush=True,
+        )
+    return p50s
+
+
+def search_bench(
+    alias: str,
+    seconds: float,
+    workers: int = 1,
+    baseline_tree: Path | None = None,
+    think_ms: float = 0,
+    only: list[str] | None = None,
+) -> None:
     """``baseline_tree``: also the API of another checkout (e.g. ``git archive`` of an older
     commit), measured right after ours on the same queries: a before/after taken minutes
-    apart on this shared box differs by more than the change."""
+    apart on this shared box differs by more than the change. ``think_ms``: also a run at
+    20 connections where each waits that long between requests (an open-ish, moderate load;
+    NOT the closed-loop number). ``only``: these targets only."""
     warm = search_requests(alias, QUERIES, 55)
     cold = search_requests(alias, COLD_QUERIES, 56)
     with ExitStack() as stack:
@@ -380,50 +453,53 @@ def search_bench(alias: str, seconds: float, workers: int = 1, baseline_tree: Pa
         sample.raise_for_status()
         print(
             f"search (API: uvicorn, {workers} worker(s)): match + {len(FACETS_ASKED)} facets ({', '.join(FACETS_ASKED)}) + 1 filter, size 20; "
-            f"first query {warm['api'][0][1]!r}: {sample.json()['total']:,} hits"
+            f"first query {warm['api'][0][1]!r}: {sample.json()['total']:,} hits",
+            flush=True,
         )
         with httpx.Client(timeout=30) as client:  # the direct bodies must be answered, not refused
-            for _, path, body in warm["_search"][:20] + warm["_msearch"][:20]:
-                assert body is not None
-                answer = client.post(ES + path, content=body, headers={"content-type": "application/json"})
-                answer.raise_for_status()
-                parsed = answer.json()
-                for item in parsed.get("responses", [parsed]):
-                    assert "error" not in item, item
-        targets = {"_search": ES, "_msearch": ES, "api": url}
+            for name in ("_search", "_msearch", "_msearch split"):
+                for _, path, body in warm[name][:20]:
+                    assert body is not None
+                    answer = client.post(
+                        ES + path, content=body, headers={"content-type": "application/json"}
+                    )
+                    answer.raise_for_status()
+                    parsed = answer.json()
+                    for item in parsed.get("responses", [parsed]):
+                        assert "error" not in item, item
+        targets = {"_search": ES, "_msearch split": ES, "_msearch": ES, "api": url}
         if baseline_tree is not None:
             targets["api (baseline tree)"] = base_url
+        if only:
+            targets = {k: v for k, v in targets.items() if k in only}
         for name, base in targets.items():  # warm-up: file cache, connections
             wrk(base, wrk_script(warm[name]), 20, 3)
         for mode, reqs in (("cold", cold), ("warm", warm)):
             for connections in (20, 1):
-                print(f"  {mode}, {connections} connections, wrk {seconds:g}s, {load()}:")
-                p50s = {}
-                for name, base in targets.items():
-                    if mode == "cold":
-                        clear_request_cache(alias)
-                    p50, p99, rate, total = wrk(base, wrk_script(reqs[name]), connections, seconds)
-                    p50s[name] = p50
-                    repeats = f" ({total - len(reqs[name]):,} repeated)" if total > len(reqs[name]) else ""
-                    label = {
-                        "_search": "ES _search (one body)",
-                        "_msearch": "ES _msearch (what the API sends)",
-                        "api": "through the API",
-                    }
-                    print(
-                        f"     {label.get(name, name):34} p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
-                        f"{rate:7.1f} req/s  {total:,} requests{repeats}"
+                print(f"  {mode}, {connections} connections, wrk {seconds:g}s, {load()}:", flush=True)
+                p50s = run_targets(targets, reqs, connections, seconds, alias, mode == "cold")
+                if "api" in p50s and "_msearch" in p50s:
+                    ratio = (
+                        f"; ratio p50 API/_search {p50s['api'] / p50s['_search']:.2f}"
+                        if "_search" in p50s
+                        else ""
                     )
-                print(
-                    f"     API overhead (p50 API - p50 _msearch) {p50s['api'] - p50s['_msearch']:.2f} ms; "
-                    f"ratio p50 API/_search {p50s['api'] / p50s['_search']:.2f}"
-                )
-                if baseline_tree is not None:
+                    print(
+                        f"     API overhead (p50 API - p50 _msearch) {p50s['api'] - p50s['_msearch']:.2f} ms{ratio}"
+                    )
+                if baseline_tree is not None and "_msearch" in p50s:
                     base = p50s["api (baseline tree)"]
                     print(
                         f"     baseline tree: overhead {base - p50s['_msearch']:.2f} ms; "
                         f"ratio p50 API/baseline API {p50s['api'] / base:.2f}"
                     )
+        if think_ms:
+            print(
+                f"  cold, 20 connections each waiting {think_ms:g} ms between requests (moderate load, "
+                f"NOT closed-loop), wrk {seconds:g}s, {load()}:",
+                flush=True,
+            )
+            run_targets(targets, cold, 20, seconds, alias, True, think_ms)
 
 
 def main() -> None:
@@ -437,6 +513,12 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true", help="keep the indices (to rerun the search part)")
     parser.add_argument("--search-only", metavar="ALIAS", help="only the search part, on an existing alias")
     parser.add_argument(
+        "--think-ms", type=float, default=0, help="also 20 connections waiting this long between requests"
+    )
+    parser.add_argument(
+        "--only", nargs="*", help="search targets to run (_search, _msearch, '_msearch split', api)"
+    )
+    parser.add_argument(
         "--index-only", action="store_true", help="only the indexing part (no wrk, no search)"
     )
     parser.add_argument(
@@ -449,7 +531,9 @@ def main() -> None:
         raise SystemExit("wrk is not installed (apt-get install -y wrk)")
     print(f"before: {load()}", flush=True)
     if args.search_only:
-        search_bench(args.search_only, args.seconds, args.workers, args.baseline_tree)
+        search_bench(
+            args.search_only, args.seconds, args.workers, args.baseline_tree, args.think_ms, args.only
+        )
         print(f"after: {load()}")
         return
     if args.ceiling:
@@ -468,7 +552,7 @@ def main() -> None:
         )
         assert backend.count() == args.n
         if not args.index_only:
-            search_bench(alias, args.seconds, args.workers, args.baseline_tree)
+            search_bench(alias, args.seconds, args.workers, args.baseline_tree, args.think_ms, args.only)
     finally:
         if not args.keep:
             names = httpx.get(f"{ES}/_resolve/index/{alias}-v*", timeout=30).json().get("indices", [])

@@ -33,7 +33,12 @@ from api.routers.search import _es_page, _fast_params, search  # noqa: E402
 from bench.bench_search_load import ES, FACETS_ASKED, QUERIES, load, queries  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from search.documents import SearchQuery  # noqa: E402
-from search.elasticsearch import ElasticsearchBackend, page_search_body, split_search  # noqa: E402
+from search.elasticsearch import (  # noqa: E402
+    MSEARCH_HEADER,
+    ElasticsearchBackend,
+    page_search_body,
+    split_search,
+)
 
 _HTTP = {"type": "http", "method": "GET", "path": "/search"}
 
@@ -77,7 +82,7 @@ def main() -> None:
                 ),
             )
             body = timed("3 body (build + split)", lambda query=query: split_search(page_search_body(query)))
-            searches = [line for b in body for line in ({}, b)]
+            searches = [line for b in body for line in (MSEARCH_HEADER, b)]
             timed(
                 "4 client _msearch (all)",
                 lambda searches=searches: backend._client.msearch(index=args.alias, searches=searches),
@@ -99,7 +104,7 @@ def main() -> None:
                 return await search(Request(scope | _HTTP), backend, settings, **_fast_params(scope))
 
             timed(
-                "12 new: aiohttp msearch_async only",
+                "12 msearch_async only (es_http client)",
                 lambda body=body: loop.run_until_complete(backend.msearch_async(body)),
             )
 
@@ -107,7 +112,7 @@ def main() -> None:
                 return await _es_page(backend, "http://innonet.test", _fast_params(scope))  # type: ignore[arg-type]
 
             timed(
-                "11 new: _es_page incl. params (aiohttp, orjson bytes)",
+                "11 _es_page incl. params (es_http, orjson bytes)",
                 lambda: loop.run_until_complete(direct()),
             )
 
