@@ -17,10 +17,9 @@ from pipeline.follow import finish_follow, map_for, prepare_follow
 from pipeline.health import Tracker
 from pipeline.map import map_items
 from pipeline.parse import parse_fetched, platform_defaults
-from pipeline.publish import publish_items
 from pipeline.registry import listed_sources, load_registry, sync_listed_sources
 from pipeline.settings import Settings
-from pipeline.store import store_items
+from pipeline.store import store_and_publish
 from pipeline.validate import validate_items
 from store.partners import effective_registry
 from store.repository import Store
@@ -89,8 +88,8 @@ def process_fetched(
     valid, invalid, warnings = validate_items(mapped, source.id)
     for error in invalid:
         report.fail_record(error)
-    store_items(store, valid, report, result.body_sha256)
-    publish_items(store, settings.base_url, valid, report, settings.ldes_page_size)
+    # stored and published in one transaction: a record never without its member
+    store_and_publish(store, valid, report, result.body_sha256, settings.base_url, settings.ldes_page_size)
     finish_follow(store, settings, source, result, parsed, report)  # platform ldes: deletions, state
     notes = parsed.warnings + warnings
     report.status = "partial" if report.errors or parsed.warnings else "ok"

@@ -8,49 +8,45 @@ Withdrawals (a removed source, a full-snapshot source dropping items) are
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 
+from rdflib import Graph
 from sqlalchemy import select
 
 from pipeline.contracts import RecordError, SourceReport
 from pipeline.map import MappedItem
-from pipeline.store import content_hash
+from pipeline.store import publications
 from store.ldes_models import LdesHeadRow
 from store.members import MemberLog, Publication
 from store.models import RecordRow
 from store.repository import Store
 
+logger = logging.getLogger("innonet.publish")
+
 
 def publish_items(
     store: Store, base: str, items: Sequence[MappedItem], report: SourceReport, page_size: int = 250
 ) -> list[str]:
-    """Append a member for each item whose stored content differs from its published head."""
+    """Append a member for each item whose stored content differs from its published head.
+
+    The harvest uses ``pipeline.store.store_and_publish`` (records and members in one
+    transaction); this is the publish stage alone, for items stored by ``store_items``.
+    """
     log = MemberLog(store, base, page_size)
-    entries = [
-        Publication(
-            item_iri=str(item.iri),
-            kind=item.kind,
-            source_id=report.source_id,
-            graph=item.content + item.provenance,
-            content_hash=content_hash(item),
-        )
-        for item in items
-    ]
+    entries = publications(list(items), report.source_id)
     try:
         # One transaction for the batch; the heads decide which items add a member.
         return [v for v in log.publish_many(entries) if v]
-    except Exception:  # noqa: BLE001 - fall back to one item at a time, so one bad item stays alone
-        pass
+    except Exception as exc:  # noqa: BLE001 - fall back to one item at a time, so one bad item stays alone
+        logger.warning(
+            "source %s: publishing %d items in one transaction failed (%s: %s); publishing one by one",
+            report.source_id, len(entries), type(exc).__name__, exc,
+        )  # fmt: skip
     published: list[str] = []
     for item, entry in zip(items, entries, strict=True):
         try:
-            version = log.publish(
-                item_iri=entry.item_iri,
-                kind=entry.kind,
-                source_id=entry.source_id,
-                graph=entry.graph.graph(),
-                content_hash=entry.content_hash,
-            )
+            [version] = log.publish_many([entry])
         except Exception as exc:  # noqa: BLE001 - one item's problem must not stop the others
             report.errors.append(
                 RecordError(
@@ -87,15 +83,17 @@ def publish_pending(store: Store, base: str, page_size: int = 250, batch: int = 
             )
         if not rows:
             return count
-        for record, head in rows:
-            if head is not None and (head.deleted or head.content_hash == record.content_hash):
-                continue  # withdrawn items come back only through a new harvest
-            if log.publish(
-                item_iri=record.iri,
-                kind=record.kind,
-                source_id=record.source_id,
-                graph=record.graph,
-                content_hash=record.content_hash,
-            ):
-                count += 1
+        entries = [
+            Publication(
+                record.iri,
+                record.kind,
+                record.source_id,
+                Graph().parse(data=record.graph, format="nt"),
+                record.content_hash,
+            )  # fmt: skip
+            for record, head in rows
+            # withdrawn items come back only through a new harvest
+            if head is None or not (head.deleted or head.content_hash == record.content_hash)
+        ]
+        count += sum(1 for version in log.publish_many(entries) if version)  # one transaction per batch
         last = rows[-1][0].iri

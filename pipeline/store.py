@@ -8,19 +8,27 @@ content graph is hashed: provenance (fetch time, run) and derived statements (cl
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any
 
 from rdflib import URIRef
+from sqlalchemy import Connection
+from sqlalchemy.exc import IntegrityError
 
 from ontology.cluster import Clusterer, ClusterInput
 from ontology.mapping.common import utc
 from ontology.namespaces import INNONET, RDF
 from ontology.triples import ItemGraph
 from ontology.uris import cluster_iri
-from pipeline.contracts import RawItem, SourceReport
+from pipeline.contracts import Outcome, RawItem, RecordError, SourceReport
 from pipeline.map import MappedItem
 from store import clusters as cluster_store
-from store.repository import Store
+from store.members import MemberLog, Publication
+from store.repository import Store, upsert_records_on
+
+log = logging.getLogger("innonet.store")
 
 
 def content_hash(item: MappedItem) -> str:
@@ -75,12 +83,12 @@ class StoredClusterer(Clusterer):
     ``save_clusters`` then writes only the rest (no second read of the same keys).
     """
 
-    def __init__(self, store: Store, base: str) -> None:
+    def __init__(self, store: Store, base: str, conn: Connection | None = None) -> None:
         self.stored_keys: set[str] = set()
         self.stored_signatures: set[str] = set()
         new_id: Callable[[str], str] = lambda key: str(cluster_iri(base, key))  # noqa: E731
         super().__init__(new_id, lookup=self._lookup_keys, signatures=self._lookup_signatures)
-        self._engine = store.engine
+        self._engine: Any = conn if conn is not None else store.engine  # reads in the caller's transaction
 
     def _lookup_keys(self, keys: Iterable[str]) -> dict[str, str]:
         found = cluster_store.lookup_keys(self._engine, keys)
@@ -93,10 +101,10 @@ class StoredClusterer(Clusterer):
         return found
 
 
-def store_clusterer(store: Store, base: str) -> StoredClusterer:
+def store_clusterer(store: Store, base: str, conn: Connection | None = None) -> StoredClusterer:
     """A clusterer that finds copies stored by earlier runs and mints cluster IRIs under ``base``."""
     cluster_store.ensure_tables(store.engine)
-    return StoredClusterer(store, base)
+    return StoredClusterer(store, base, conn)
 
 
 def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw_sha256: str | None) -> None:
@@ -135,3 +143,162 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
     )
     for outcome in outcomes:
         report.count(outcome)
+
+
+def record_rows(items: list[MappedItem], source_id: str, raw_sha256: str | None) -> list[dict[str, Any]]:
+    """The records ``Store.upsert_records`` takes for these (clustered) items."""
+    for item in items:
+        # Render the provenance lines once on the graph itself: record_nt here and publish's
+        # content + provenance are new graphs that copy cached lines, so each rendered them anew.
+        item.provenance.nt_lines()
+    return [
+        {
+            "iri": str(item.iri),
+            "source_id": source_id,
+            "kind": item.kind,
+            "native_id": item.native_id,
+            "graph_nt": record_nt(item),
+            "raw_sha256": raw_sha256,
+            "content_hash": content_hash(item),
+        }
+        for item in items
+    ]
+
+
+def publications(items: list[MappedItem], source_id: str) -> list[Publication]:
+    """The members ``MemberLog.publish_many`` takes for these items: content + provenance."""
+    return [
+        Publication(
+            item_iri=str(item.iri),
+            kind=item.kind,
+            source_id=source_id,
+            graph=item.content + item.provenance,
+            content_hash=content_hash(item),
+        )
+        for item in items
+    ]
+
+
+def store_and_publish(
+    store: Store,
+    items: list[MappedItem],
+    report: SourceReport,
+    raw_sha256: str | None,
+    base: str,
+    page_size: int = 250,
+    now: datetime | None = None,
+) -> list[str]:
+    """Stages 5 and 7 for one source in ONE transaction: clusters, records, unmapped tags, members.
+
+    A record and its member are written together, so a crash never leaves a stored record without
+    its member (or cluster keys without records). The same rules and bytes as ``store_items``
+    followed by ``publish_items`` (tests/store/test_store_publish_once.py compares both on the
+    corpus). A concurrent harvest that stores one of these IRIs or versions first
+    (IntegrityError) makes the writes run again on a fresh read; the clustering itself is not
+    redone. Any other failure is logged and the items go one by one (``_one_by_one``), so one bad
+    item stays alone and is reported as a RecordError. Returns the new members' version IRIs.
+    """
+    if not items:
+        return []
+    base_iri = base_of(items[0].iri)
+    cluster_store.ensure_tables(store.engine)
+    member_log = MemberLog(store, base, page_size)
+    clustered: StoredClusterer | None = None
+    try:
+        for _attempt in range(5):
+            try:
+                with store.engine.begin() as conn:
+                    if clustered is None:  # reads of stored keys in this transaction
+                        clusterer = store_clusterer(store, base_iri, conn)
+                        cluster_items(items, clusterer, base_iri)
+                        clustered = clusterer
+                    outcomes, versions = _write(conn, member_log, clustered, items, report, raw_sha256, now)
+                for outcome in outcomes:  # counted once the batch is committed
+                    report.count(outcome)
+                return versions
+            except IntegrityError:
+                continue  # another writer stored one of these IRIs or versions meanwhile: read again
+        raise RuntimeError(f"could not store {len(items)} items after 5 attempts")
+    except Exception as exc:  # noqa: BLE001 - fall back to one item at a time, so one bad item stays alone
+        log.warning("source %s: storing %d items in one transaction failed (%s: %s); storing one by one",
+                    report.source_id, len(items), type(exc).__name__, exc)  # fmt: skip
+        if (
+            clustered is None
+        ):  # clustering itself failed: as store_items does, unclustered items are not stored
+            raise
+        return _one_by_one(store, member_log, clustered, items, report, raw_sha256, now)
+
+
+def _write(
+    conn: Connection,
+    member_log: MemberLog,
+    clusterer: StoredClusterer,
+    items: list[MappedItem],
+    report: SourceReport,
+    raw_sha256: str | None,
+    now: datetime | None,
+) -> tuple[list[Outcome], list[str]]:
+    """Every write of ``store_and_publish`` on one connection (the caller's transaction)."""
+    _save_clusters(conn, clusterer, items, report.source_id)
+    outcomes = upsert_records_on(conn, record_rows(items, report.source_id, raw_sha256), now)
+    versions = member_log.publish_many_on(conn, publications(items, report.source_id), now)
+    return outcomes, [v for v in versions if v]
+
+
+def _save_clusters(
+    conn: Connection, clusterer: StoredClusterer, items: list[MappedItem], source_id: str
+) -> None:
+    cluster_store.save_clusters(
+        conn,
+        clusterer.index,
+        clusterer.signatures,
+        stored_keys=clusterer.stored_keys,
+        stored_signatures=clusterer.stored_signatures,
+    )
+    unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
+    if unmapped:
+        cluster_store.record_unmapped(conn, source_id, unmapped)
+
+
+def _one_by_one(
+    store: Store,
+    member_log: MemberLog,
+    clusterer: StoredClusterer,
+    items: list[MappedItem],
+    report: SourceReport,
+    raw_sha256: str | None,
+    now: datetime | None,
+) -> list[str]:
+    """After a failed batch: cluster keys first, then each item's record and member together.
+
+    An item whose record or member cannot be written is a RecordError (stage ``store`` or
+    ``publish``) and leaves nothing behind; the others are stored and published.
+    """
+    with store.engine.begin() as conn:
+        _save_clusters(conn, clusterer, items, report.source_id)
+    published: list[str] = []
+    for item in items:
+        stage = "store"
+        try:
+            with store.engine.begin() as conn:
+                [outcome] = upsert_records_on(conn, record_rows([item], report.source_id, raw_sha256), now)
+                stage = "publish"
+                [version] = member_log.publish_many_on(conn, publications([item], report.source_id), now)
+        except Exception as exc:  # noqa: BLE001 - one item's problem must not stop the others
+            log.warning(
+                "source %s: item %s not stored (%s): %s", report.source_id, item.native_id, stage, exc
+            )
+            report.fail_record(
+                RecordError(
+                    stage=stage,
+                    source_id=report.source_id,
+                    code=f"{stage}_failed",
+                    message=f"{type(exc).__name__}: {exc}",
+                    item=item.native_id,
+                )
+            )
+            continue
+        report.count(outcome)
+        if version:
+            published.append(version)
+    return published

@@ -6,15 +6,16 @@ transaction and idempotent (re-running a harvest adds nothing twice).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from store.models import Base
-from store.repository import driver_executemany
+from store.repository import driver_executemany, driver_select_in
 from store.vocab_models import ClusterKeyRow, ClusterSignatureRow, UnmappedTagRow
 
 _READY: set[int] = set()
@@ -38,25 +39,31 @@ _LOOKUP_SIGNATURES = select(_SIGS.c.cluster, _SIGS.c.signature).where(
 )
 
 
-def lookup_keys(engine: Engine, keys: Iterable[str]) -> dict[str, str]:
+@contextmanager
+def _transaction(bind: Engine | Connection) -> Iterator[Connection]:
+    """The caller's connection as it is (its transaction, its commit), or a new transaction."""
+    if isinstance(bind, Connection):
+        yield bind
+    else:
+        with bind.begin() as conn:
+            yield conn
+
+
+def lookup_keys(bind: Engine | Connection, keys: Iterable[str]) -> dict[str, str]:
+    """Stored cluster of each key that has one (one query per 500 keys)."""
     wanted = list(dict.fromkeys(keys))
-    found: dict[str, str] = {}
     if not wanted:
-        return found
-    with engine.connect() as conn:
-        for i in range(0, len(wanted), 500):
-            found.update(
-                (key, cluster) for key, cluster in conn.execute(_LOOKUP_KEYS, {"keys": wanted[i : i + 500]})
-            )
-    return found
+        return {}
+    with _transaction(bind) as conn:
+        return dict(driver_select_in(conn, _LOOKUP_KEYS, wanted))  # type: ignore[arg-type]
 
 
-def lookup_signatures(engine: Engine, clusters: Iterable[str]) -> dict[str, list[int]]:
+def lookup_signatures(bind: Engine | Connection, clusters: Iterable[str]) -> dict[str, list[int]]:
     wanted = list(dict.fromkeys(clusters))
     found: dict[str, list[int]] = {}
     if not wanted:
         return found
-    with engine.connect() as conn:
+    with _transaction(bind) as conn:
         for i in range(0, len(wanted), 500):
             rows = conn.execute(_LOOKUP_SIGNATURES, {"clusters": wanted[i : i + 500]})
             found.update((cluster, [int(v) for v in signature]) for cluster, signature in rows)
@@ -64,7 +71,7 @@ def lookup_signatures(engine: Engine, clusters: Iterable[str]) -> dict[str, list
 
 
 def save_clusters(
-    engine: Engine,
+    bind: Engine | Connection,
     keys: dict[str, str],
     signatures: dict[str, list[int]],
     *,
@@ -89,11 +96,10 @@ def save_clusters(
         {"cluster": cluster, "signature": [str(v) for v in signature]}
         for cluster, signature in sig_candidates.items()
     ]
-    keys_stmt, sigs_stmt = _inserts(engine.dialect.name)
-    with engine.begin() as conn:
+    keys_stmt, sigs_stmt = _inserts(bind.dialect.name)
+    with _transaction(bind) as conn:
         driver_executemany(conn, keys_stmt, new_keys)  # hundreds of string rows per batch
-        if new_signatures:
-            conn.execute(sigs_stmt, new_signatures)
+        driver_executemany(conn, sigs_stmt, new_signatures)  # JSON through its bind processor
 
 
 def _inserts(dialect: str) -> tuple[Any, Any]:
@@ -116,7 +122,7 @@ def _inserts(dialect: str) -> tuple[Any, Any]:
 _CONFLICT_FREE: dict[str, tuple[Any, Any]] = {}
 
 
-def record_unmapped(engine: Engine, source_id: str, tags: dict[str, str]) -> None:
+def record_unmapped(bind: Engine | Connection, source_id: str, tags: dict[str, str]) -> None:
     """Count each unmapped tag (tag -> an example item IRI) for the source's partner.
 
     One SELECT for the batch's tags, then executemany insert/update (not one ORM get per tag).
@@ -124,7 +130,7 @@ def record_unmapped(engine: Engine, source_id: str, tags: dict[str, str]) -> Non
     now = datetime.now(UTC)
     table = UnmappedTagRow.__table__
     wanted = {tag[:300]: example[:500] for tag, example in tags.items()}
-    with engine.begin() as conn:
+    with _transaction(bind) as conn:
         known: set[str] = set()
         names = list(wanted)
         for i in range(0, len(names), 500):

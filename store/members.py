@@ -32,7 +32,7 @@ from store.ldes_models import (
     LdesMemberFacetRow,
     LdesMemberRow,
 )
-from store.repository import Store, aware, driver_executemany
+from store.repository import Store, aware, driver_executemany, driver_select_in
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -238,7 +238,10 @@ _TAKEN = select(_MEMBERS.c.version_iri).where(
     _MEMBERS.c.version_iri.in_(bindparam("versions", expanding=True))
 )
 _NEWEST = select(_MEMBERS.c.generated_at).order_by(_MEMBERS.c.seq.desc()).limit(1)
-_INSERT_MEMBERS = insert(_MEMBERS).returning(_MEMBERS.c.seq, sort_by_parameter_order=True)
+_INSERT_MEMBERS = insert(_MEMBERS)
+_SEQS = select(_MEMBERS.c.version_iri, _MEMBERS.c.seq).where(
+    _MEMBERS.c.version_iri.in_(bindparam("versions", expanding=True))
+)
 _INSERT_FACETS = insert(LdesMemberFacetRow.__table__)
 _INSERT_HEADS = insert(_HEADS_T)
 _UPDATE_HEADS = (
@@ -273,107 +276,115 @@ class MemberLog:
         content_hash: str | None,
         now: datetime | None = None,
     ) -> str | None:
-        """Append a version if the item is new or its content changed; returns its IRI, else None."""
-        if isinstance(graph, Graph):
-            record = graph
-        else:
-            record = Graph()
-            record.parse(data=graph, format="nt")
-        item = URIRef(item_iri)
-        facets = member_facets(kind, source_id, record, item)
+        """Append a version if the item is new or its content changed; returns its IRI, else None.
 
-        def build(ts: datetime, version: URIRef) -> Graph:
-            return version_graph(record, item, version, ts)
-
-        return self._append(item_iri, source_id, content_hash, False, facets, build, now)
+        ``publish_many`` of one entry: one implementation of the rules. ``graph`` is the item's
+        graph or its N-Triples; the member's lines follow the graph's triple order.
+        """
+        record = graph if isinstance(graph, Graph) else Graph().parse(data=graph, format="nt")
+        entry = Publication(item_iri, kind, source_id, record, content_hash)
+        return self.publish_many([entry], now=now)[0]
 
     def publish_many(self, entries: Sequence[Publication], now: datetime | None = None) -> list[str | None]:
-        """``publish`` for a batch in one transaction; per entry its version IRI, or None if unchanged.
+        """Per entry its version IRI, or None if unchanged; the batch in one transaction.
 
-        The same rules as ``publish``: a member only for a new or changed item, one version per item
-        per second, timestamps never going backwards in log order (each member is stamped
-        ``max(now, the newest member)``). A concurrent writer makes the batch read again.
+        The rules: a member only for a new or changed item (its content hash differs from its
+        head's, or the head is a withdrawal), one version per item per second, timestamps never
+        going backwards in log order (each member is stamped ``max(now, the newest member)``).
+        A concurrent writer (IntegrityError) makes the batch read again.
         """
         if not entries:
             return []
         for _attempt in range(5):
             try:
-                return self._publish_many(entries, now)
+                with self.store.engine.begin() as conn:
+                    return self.publish_many_on(conn, entries, now)
             except IntegrityError:
                 continue  # another writer took one of these version IRIs or heads: read again
         raise RuntimeError(f"could not append {len(entries)} members after 5 attempts")
 
-    def _publish_many(self, entries: Sequence[Publication], now: datetime | None) -> list[str | None]:
+    def publish_many_on(
+        self, conn: Connection, entries: Sequence[Publication], now: datetime | None = None
+    ) -> list[str | None]:
+        """``publish_many``'s work inside the caller's transaction (no retry, no commit).
+
+        For the harvest, which writes a source's records, cluster keys and members atomically
+        (pipeline/store.py ``store_and_publish``). Reads are one query per 500 IRIs; writes are
+        driver executemany calls with statements compiled once (``driver_executemany``).
+        """
         iris = list(dict.fromkeys(e.item_iri for e in entries))
         out: list[str | None] = []
-        with self.store.engine.begin() as s:  # Core, statements built once (see _HEADS)
-            heads: dict[str, tuple[int, str | None, bool]] = {}
-            for i in range(0, len(iris), 500):
-                for iri, seq, chash, deleted in s.execute(_HEADS, {"iris": iris[i : i + 500]}):
-                    heads[iri] = (seq, chash, bool(deleted))
-            had_head = set(heads)
-            todo = []
-            for entry in entries:
-                head = heads.get(entry.item_iri)
-                if head is not None and not head[2] and head[1] == entry.content_hash:
-                    out.append(None)
-                    continue
-                todo.append((len(out), entry))
-                out.append("")
-                heads[entry.item_iri] = (0, entry.content_hash, False)  # a repeat in the batch adds nothing
-            if not todo:
-                return out
-            ts = self._next_timestamp(s, now)
-            first = {e.item_iri: version_iri(self.base, e.item_iri, ts) for _, e in todo}
-            taken: set[str] = set()
-            candidates = list(first.values())
-            for i in range(0, len(candidates), 500):
-                taken.update(s.scalars(_TAKEN, {"versions": candidates[i : i + 500]}))
-            rows, facets = [], []
-            for _, entry in todo:
+        heads: dict[str, tuple[int, str | None, bool]] = {
+            iri: (seq, chash, bool(deleted))
+            for iri, seq, chash, deleted in driver_select_in(conn, _HEADS, iris)
+        }
+        had_head = set(heads)
+        todo = []
+        for entry in entries:
+            head = heads.get(entry.item_iri)
+            if head is not None and not head[2] and head[1] == entry.content_hash:
+                out.append(None)
+                continue
+            todo.append((len(out), entry))
+            out.append("")
+            heads[entry.item_iri] = (0, entry.content_hash, False)  # a repeat in the batch adds nothing
+        if not todo:
+            return out
+        ts = self._next_timestamp(conn, now)
+        first = {e.item_iri: version_iri(self.base, e.item_iri, ts) for _, e in todo}
+        # Only an item with a head can have a member (every member moves its item's head), so a
+        # batch of new items cannot collide with a stored version IRI: no query for them.
+        asked = [v for iri, v in first.items() if iri in had_head]
+        taken: set[str] = {v for (v,) in driver_select_in(conn, _TAKEN, asked)}
+        rows, facets = [], []
+        for _, entry in todo:
+            version = version_iri(self.base, entry.item_iri, ts)
+            while version in taken or (
+                version != first[entry.item_iri]
+                and entry.item_iri in had_head
+                and driver_select_in(conn, _TAKEN, [version])
+            ):
+                ts += timedelta(seconds=1)  # one version per item per second
                 version = version_iri(self.base, entry.item_iri, ts)
-                while version in taken or (
-                    version != first[entry.item_iri] and s.scalar(_TAKEN, {"versions": [version]})
-                ):
-                    ts += timedelta(seconds=1)  # one version per item per second
-                    version = version_iri(self.base, entry.item_iri, ts)
-                taken.add(version)
-                item = URIRef(entry.item_iri)
-                rows.append(
-                    {
-                        "version_iri": version,
-                        "item_iri": entry.item_iri,
-                        "generated_at": ts,
-                        "day": day_of(ts),
-                        "deleted": False,
-                        "content_hash": entry.content_hash,
-                        "graph": version_nt(entry.graph, item, URIRef(version), ts),
-                    }
-                )
-                facets.append(member_facets(entry.kind, entry.source_id, entry.graph, item))  # type: ignore[arg-type]
-            seqs = list(s.execute(_INSERT_MEMBERS, rows).scalars())
-            facet_rows = [
-                {"seq": seq, "facet": facet, "value": value[:500]}
-                for seq, values in zip(seqs, facets, strict=True)
-                for facet, value in sorted(values)
-            ]
-            driver_executemany(s, _INSERT_FACETS, facet_rows)  # ~5 string rows per member
-            latest: dict[str, dict] = {}  # per item, its last member of this batch
-            for seq, (_, entry) in zip(seqs, todo, strict=True):
-                latest[entry.item_iri] = {
-                    "seq": seq,
-                    "content_hash": entry.content_hash,
+            taken.add(version)
+            item = URIRef(entry.item_iri)
+            rows.append(
+                {
+                    "version_iri": version,
+                    "item_iri": entry.item_iri,
+                    "generated_at": ts,
+                    "day": day_of(ts),
                     "deleted": False,
-                    "source_id": entry.source_id,
+                    "content_hash": entry.content_hash,
+                    "graph": version_nt(entry.graph, item, URIRef(version), ts),
                 }
-            new_heads = [{"item_iri": iri, **v} for iri, v in latest.items() if iri not in had_head]
-            old_heads = [{"key": iri, **v} for iri, v in latest.items() if iri in had_head]
-            for row, (index, _) in zip(rows, todo, strict=True):
-                out[index] = row["version_iri"]
-            if new_heads:
-                s.execute(_INSERT_HEADS, new_heads)
-            if old_heads:
-                s.execute(_UPDATE_HEADS, old_heads)
+            )
+            facets.append(member_facets(entry.kind, entry.source_id, entry.graph, item))  # type: ignore[arg-type]
+        # executemany, then the sequence numbers by version IRI (unique): an INSERT ... RETURNING
+        # in parameter order is one statement per row on SQLite.
+        driver_executemany(conn, _INSERT_MEMBERS, rows)
+        seq_of = dict(driver_select_in(conn, _SEQS, [row["version_iri"] for row in rows]))
+        seqs = [seq_of[row["version_iri"]] for row in rows]
+        facet_rows = [
+            {"seq": seq, "facet": facet, "value": value[:500]}
+            for seq, values in zip(seqs, facets, strict=True)
+            for facet, value in sorted(values)
+        ]
+        driver_executemany(conn, _INSERT_FACETS, facet_rows)  # ~5 string rows per member
+        latest: dict[str, dict] = {}  # per item, its last member of this batch
+        for seq, (_, entry) in zip(seqs, todo, strict=True):
+            latest[entry.item_iri] = {
+                "seq": seq,
+                "content_hash": entry.content_hash,
+                "deleted": False,
+                "source_id": entry.source_id,
+            }
+        new_heads = [{"item_iri": iri, **v} for iri, v in latest.items() if iri not in had_head]
+        old_heads = [{"key": iri, **v} for iri, v in latest.items() if iri in had_head]
+        for row, (index, _) in zip(rows, todo, strict=True):
+            out[index] = row["version_iri"]
+        driver_executemany(conn, _INSERT_HEADS, new_heads)
+        driver_executemany(conn, _UPDATE_HEADS, old_heads)
         return out
 
     def withdraw(self, item_iri: str, now: datetime | None = None) -> str | None:

@@ -8,6 +8,7 @@ earlier run stored.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -82,29 +83,73 @@ def _add_missing_columns(engine: Engine) -> None:
                 conn.execute(text(f"ALTER TABLE {table} ADD COLUMN {column} {sql_type}"))
 
 
-_DRIVER_SQL: dict[tuple[str, int], tuple[Any, str, tuple[str, ...] | None]] = {}
+_DRIVER_SQL: dict[tuple[str, int], tuple[Any, str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
 
-def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
-    """``conn.execute(stmt, rows)`` for rows of plain strings and integers, straight to the driver.
-
-    SQLAlchemy processes every parameter set in Python (~6 µs a row); the cluster keys and member
-    facets of a batch are hundreds of rows that need no type processing. The statement is compiled
-    once per dialect, with the dialect's own parameter style (SQLite ``?``, psycopg ``%(name)s``).
-    """
-    if not rows:
-        return
+def _driver_sql(conn: Connection, stmt: Any, keys: Sequence[str]) -> tuple[str, tuple[str, ...] | None, dict]:
+    """The statement's SQL in the dialect's own parameter style, its parameter order (positional
+    styles) and the bind processors of its typed parameters; compiled once per dialect."""
     key = (conn.dialect.name, id(stmt))
     cached = _DRIVER_SQL.get(key)
     if cached is None or cached[0] is not stmt:
-        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(rows[0]))
+        compiled = stmt.compile(dialect=conn.dialect, column_keys=list(keys))
         order = tuple(compiled.positiontup) if compiled.positional else None  # type: ignore[arg-type]
-        cached = _DRIVER_SQL[key] = (stmt, str(compiled), order)
-    _, sql, order = cached
+        processors = dict(compiled._bind_processors)  # noqa: SLF001 - SQLAlchemy's own per-type converters
+        cached = _DRIVER_SQL[key] = (stmt, str(compiled), order, processors)
+    return cached[1], cached[2], cached[3]
+
+
+def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+    """``conn.execute(stmt, rows)`` straight to the driver's executemany: the same stored values.
+
+    SQLAlchemy processes every parameter set in Python (~6 µs a row, plus per-statement setup);
+    here the statement is compiled once per dialect, with the dialect's own parameter style
+    (SQLite ``?``, psycopg ``%(name)s``), and only the typed columns go through SQLAlchemy's own
+    bind processors (e.g. a datetime on SQLite becomes the same text ``conn.execute`` writes).
+    """
+    if not rows:
+        return
+    sql, order, processors = _driver_sql(conn, stmt, list(rows[0]))
+    if processors:
+        rows = [
+            {name: (processors[name](value) if name in processors else value) for name, value in row.items()}
+            for row in rows
+        ]
     if order is not None:
         conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
     else:
         conn.exec_driver_sql(sql, list(rows))
+
+
+_IN_SQL: dict[tuple[str, int], tuple[Any, str, str, str]] = {}
+_POSTCOMPILE = re.compile(r"\(__\[POSTCOMPILE_(\w+)\]\)")
+
+
+def driver_select_in(conn: Connection, stmt: Any, values: Sequence[Any], chunk: int = 500) -> list[tuple]:
+    """Rows of ``stmt``, a select whose only parameter is one expanding IN, for ``values``.
+
+    One query per ``chunk`` values, straight to the driver: SQLAlchemy's expansion of the IN list
+    (``_process_parameters_for_postcompile``) cost more than the query. Only for columns whose
+    values need no result processing (strings, integers).
+    """
+    if not values:
+        return []
+    key = (conn.dialect.name, id(stmt))
+    cached = _IN_SQL.get(key)
+    if cached is None or cached[0] is not stmt:
+        sql = str(stmt.compile(dialect=conn.dialect))
+        found = _POSTCOMPILE.search(sql)
+        if found is None or "?" in sql.replace(found.group(0), "") or "%(" in sql:
+            raise ValueError("driver_select_in: the statement must have exactly one expanding parameter")
+        mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+        cached = _IN_SQL[key] = (stmt, sql[: found.start()], sql[found.end() :], mark)
+    _, head, tail, mark = cached
+    rows: list[tuple] = []
+    for i in range(0, len(values), chunk):
+        part = tuple(values[i : i + chunk])
+        sql = f"{head}({', '.join([mark] * len(part))}){tail}"
+        rows.extend(tuple(row) for row in conn.exec_driver_sql(sql, part))
+    return rows
 
 
 _RECORDS = RecordRow.__table__
@@ -123,6 +168,48 @@ _UPDATE_RECORDS = (
         updated_at=bindparam("updated_at"),
     )
 )
+
+
+def upsert_records_on(
+    conn: Connection, records: Sequence[dict[str, Any]], now: datetime | None = None
+) -> list[Outcome]:
+    """``Store.upsert_records``' work inside the caller's transaction (no retry, no commit).
+
+    One SELECT per 500 IRIs, then one driver executemany for the new and one for the changed
+    records (statements built once, see ``driver_executemany``). ``now``: the time stamped on
+    new and changed records (default: the current time).
+    """
+    now = now or _now()
+    known: dict[str, str] = dict(driver_select_in(conn, _RECORD_HASHES, [r["iri"] for r in records]))  # type: ignore[arg-type]
+    outcomes: list[Outcome] = []
+    new, changed = [], []
+    for r in records:
+        stored = known.get(r["iri"])
+        if stored is None:
+            new.append(
+                {
+                    "iri": r["iri"], "source_id": r["source_id"], "kind": r["kind"],
+                    "native_id": r["native_id"], "content_hash": r["content_hash"],
+                    "graph": r["graph_nt"], "raw_sha256": r["raw_sha256"],
+                    "first_seen_at": now, "updated_at": now, "indexed_hash": None,
+                }
+            )  # fmt: skip
+            known[r["iri"]] = r["content_hash"]  # a repeated IRI in the batch is then unchanged
+            outcomes.append(Outcome.NEW)
+        elif stored == r["content_hash"]:
+            outcomes.append(Outcome.UNCHANGED)
+        else:
+            changed.append(
+                {
+                    "key": r["iri"], "content_hash": r["content_hash"], "graph": r["graph_nt"],
+                    "raw_sha256": r["raw_sha256"], "updated_at": now,
+                }
+            )  # fmt: skip
+            known[r["iri"]] = r["content_hash"]
+            outcomes.append(Outcome.UPDATED)
+    driver_executemany(conn, _INSERT_RECORDS, new)
+    driver_executemany(conn, _UPDATE_RECORDS, changed)
+    return outcomes
 
 
 class Store:
@@ -300,45 +387,8 @@ class Store:
         raise RuntimeError(f"could not store {len(records)} records after 5 attempts")
 
     def _upsert_records(self, records: Sequence[dict[str, Any]]) -> list[Outcome]:
-        now = _now()
-        iris = [r["iri"] for r in records]
-        outcomes: list[Outcome] = []
-        with self.engine.begin() as conn:  # Core and statements built once: no ORM objects per record
-            known: dict[str, str] = {}
-            for i in range(0, len(iris), 500):
-                known.update(
-                    (iri, chash) for iri, chash in conn.execute(_RECORD_HASHES, {"iris": iris[i : i + 500]})
-                )
-            new, changed = [], []
-            for r in records:
-                stored = known.get(r["iri"])
-                if stored is None:
-                    new.append(
-                        {
-                            "iri": r["iri"], "source_id": r["source_id"], "kind": r["kind"],
-                            "native_id": r["native_id"], "content_hash": r["content_hash"],
-                            "graph": r["graph_nt"], "raw_sha256": r["raw_sha256"],
-                            "first_seen_at": now, "updated_at": now, "indexed_hash": None,
-                        }
-                    )  # fmt: skip
-                    known[r["iri"]] = r["content_hash"]  # a repeated IRI in the batch is then unchanged
-                    outcomes.append(Outcome.NEW)
-                elif stored == r["content_hash"]:
-                    outcomes.append(Outcome.UNCHANGED)
-                else:
-                    changed.append(
-                        {
-                            "key": r["iri"], "content_hash": r["content_hash"], "graph": r["graph_nt"],
-                            "raw_sha256": r["raw_sha256"], "updated_at": now,
-                        }
-                    )  # fmt: skip
-                    known[r["iri"]] = r["content_hash"]
-                    outcomes.append(Outcome.UPDATED)
-            if new:
-                conn.execute(_INSERT_RECORDS, new)
-            if changed:
-                conn.execute(_UPDATE_RECORDS, changed)
-        return outcomes
+        with self.engine.begin() as conn:
+            return upsert_records_on(conn, records)
 
     def record(self, iri: str) -> RecordRow | None:
         with self.session() as s:
