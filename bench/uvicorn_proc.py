@@ -34,6 +34,8 @@ def serve_api(env: dict[str, str], workers: int = 1, tree: Path | None = None) -
         env["PYTHONPATH"] = str(tree)
     cmd = [sys.executable, "-m", "uvicorn", "--factory", "api.main:app_factory", "--port", str(port)]
     cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
+    # what uvicorn's "auto" picks when both are installed; named so a missing one fails loudly
+    cmd += ["--loop", "uvloop", "--http", "httptools"]
     proc = subprocess.Popen(cmd, env=env, cwd=tree or REPO)
     url = f"http://127.0.0.1:{port}"
     try:

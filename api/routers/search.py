@@ -533,7 +533,19 @@ class SearchFastPath:
                     if data is not None:
                         self.served += 1
                         self.direct += 1
-                        await Response(data, media_type="application/json")(scope, receive, send)
+                        # what Response(data, media_type="application/json") sends, without
+                        # building a Response and its header list per request
+                        await send(
+                            {
+                                "type": "http.response.start",
+                                "status": 200,
+                                "headers": [
+                                    (b"content-length", str(len(data)).encode()),
+                                    (b"content-type", b"application/json"),
+                                ],
+                            }
+                        )
+                        await send({"type": "http.response.body", "body": data})
                         return
             if params is not None and app is not None:
                 try:
