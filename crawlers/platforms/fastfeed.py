@@ -28,9 +28,10 @@ from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.sanitizer import replace_doctype
+from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-__all__ = ["fast_entries", "refusal", "sorted_attributes"]
+__all__ = ["blank_unsafe_hrefs", "fast_entries", "refusal", "sorted_attributes"]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -84,6 +85,34 @@ def sorted_attributes(clean_html: str | None) -> str | None:
     if not clean_html or "=" not in clean_html:
         return clean_html
     return _START_TAG.sub(_sort_tag, clean_html)
+
+
+# an href attribute in HTML: name, then a double-quoted, single-quoted or unquoted value
+_HREF = re.compile(r"""(?i)(\shref\s*=\s*)(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+))""")
+
+
+def _blank_href(match: re.Match[str]) -> str:
+    value = (
+        match.group(2)
+        if match.group(2) is not None
+        else match.group(3)
+        if match.group(3) is not None
+        else match.group(4)
+    )
+    if make_safe_absolute_uri(value):
+        return match.group(0)
+    return match.group(1) + '""'
+
+
+def blank_unsafe_hrefs(fragment: str | None) -> str | None:
+    """feedparser's sanitiser rule for href: a scheme outside its list (javascript:, data:, tel: ...) becomes "".
+
+    nh3 drops such an href (or keeps tel: and the like), feedparser keeps href=""; applied to the
+    HTML feedparser would have sanitised, before nh3, so both paths give the same markup.
+    """
+    if not fragment or "href" not in fragment.lower():
+        return fragment
+    return _HREF.sub(_blank_href, fragment)
 
 
 # every element feedparser starts an entry at (_start_item/_start_entry), in any position

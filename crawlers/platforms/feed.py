@@ -19,7 +19,7 @@ import feedparser
 import nh3
 
 from crawlers.platforms.base import ParseOutcome
-from crawlers.platforms.fastfeed import fast_entries, sorted_attributes
+from crawlers.platforms.fastfeed import blank_unsafe_hrefs, fast_entries, sorted_attributes
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
 __all__ = ["ParseOutcome", "html_to_text", "parse_feed", "sanitise_html"]
@@ -185,7 +185,7 @@ def _build_items(
                 title=title,
                 summary=html_to_text(entry.get("summary")),
                 body_html=(
-                    sorted_attributes(sanitise_html(entry.get("content")))
+                    sorted_attributes(sanitise_html(blank_unsafe_hrefs(entry.get("content"))))
                     if fast and entry["content_sorted"]
                     else sanitise_html(entry.get("content"))
                 ),

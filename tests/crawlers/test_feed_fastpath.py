@@ -101,6 +101,11 @@ _RSS_ITEMS = {
     "content_escaped": "<title>t</title><content:encoded>&lt;p&gt;a &amp;amp; b &#38; c&lt;/p&gt;</content:encoded>",
     "second_title": "<title>t</title><title>u</title><media:title>m</media:title>",
     "media_title_first": "<media:title>m</media:title><title>t</title>",
+    # feedparser's sanitiser writes href="" for a scheme outside its list; nh3 alone would drop it or keep it
+    "hrefs": '<title>t</title><content:encoded><![CDATA[<a href="javascript:void(0)" onclick="x=\'1\';">G</a>'
+    '<a href=\'data:text/html,x\'>d</a><a href=tel:1>e</a><a HREF="jav&#97;script:x">e</a><a href=" tel:1 ">e</a>'
+    '<a href="ja\nvascript:x">e</a><a href="http://a/?b=1&amp;c=2">r</a><a href="file:///etc">f</a>'
+    '<a title="href=javascript:x" href="/">t</a><a href="tel&#58;1">e</a><p>href=javascript:x</p>]]></content:encoded>',
     "whitespace": "<title>\n  t  \n</title><description>  a\n b </description>",
     "script": "<title>t</title><description>&lt;script&gt;alert(1)&lt;/script&gt;x</description>",
     "comment_pi": "<title>t<!-- c --></title><?foo bar?><description>a<!-- c -->b</description>",
