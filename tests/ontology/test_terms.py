@@ -1,4 +1,4 @@
-"""The hot path's term shortcuts (ontology/triples.py) make exactly rdflib's terms and lines.
+"""The hot path's shortcuts (ontology/triples.py, clean_text) give exactly what they replace.
 
 ``plain_literal``/``lang_literal``/``utc_datetime_literal`` skip rdflib's parse-and-reserialise of
 each literal; ``nt_line`` renders a triple without rdflib's per-term dispatch. Both are only worth
@@ -8,15 +8,18 @@ compared with rdflib's own constructor and ``_nt_row`` on corpus values and on e
 
 from __future__ import annotations
 
+import html
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
+import nh3
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rdflib import BNode, Literal, URIRef
 from rdflib.plugins.serializers.nt import _nt_row
 
+from ontology.mapping.common import clean_text
 from ontology.namespaces import SCHEMA
 from ontology.triples import lang_literal, nt_line, plain_literal, utc_datetime_literal
 from tests.ontology.test_fast_validation import all_corpus_batches
@@ -152,3 +155,30 @@ def test_nt_line_equals_rdflib_for_any_literal(text: str, lang: str | None, data
         assert lang_literal(text, lang) == lit
     elif datatype is None:
         same(plain_literal(text), lit)
+
+
+def _sanitised_text(value: str | None) -> str | None:
+    """clean_text without its shortcut: nh3 with no tags allowed, entities unescaped, spaces collapsed."""
+    if not value:
+        return None
+    return " ".join(html.unescape(nh3.clean(value, tags=set())).split()) or None
+
+
+@settings(max_examples=2000, deadline=None)
+@given(
+    st.one_of(
+        st.text(alphabet=st.characters(blacklist_categories=("Cs",))),
+        st.text(alphabet=st.characters(max_codepoint=0x200)),
+        st.text(alphabet=st.sampled_from(list("ab <>&;\x00\r\n\t\x0c\xa0\u2028'\"/=p"))),
+    )
+)
+def test_clean_text_shortcut_equals_the_sanitiser(value: str) -> None:
+    assert clean_text(value) == _sanitised_text(value)
+
+
+def test_clean_text_equals_the_sanitiser_on_corpus_text(corpus: Path) -> None:
+    raws = [m.raw for batch in all_corpus_batches(corpus) for m in batch if m.raw is not None]
+    values = [v for r in raws for v in (r.title, r.summary, r.body_html, r.organizer, r.location_name) if v]
+    assert sum("<" not in v and "&" not in v for v in values) > 300  # the shortcut is exercised
+    for value in values:
+        assert clean_text(value) == _sanitised_text(value)

@@ -1,0 +1,109 @@
+"""Cluster keys are persisted (store/clusters.py): a faster ``keys_of`` must give the same keys.
+
+The reference below is the straightforward definition ``ontology/cluster.py`` started from (one
+blake2b and one ``int.from_bytes`` per shingle, ``struct.pack`` per band, the URL path trimmed with a
+regex, every query parsed); stored band keys and signatures of earlier runs must keep matching.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ontology.cluster import (
+    BANDS,
+    ROWS,
+    SHINGLE,
+    TRACKING,
+    ClusterInput,
+    _minhash,
+    _minhash_reference,
+    _tokens,
+    canonical_url,
+    keys_of,
+)
+from pipeline.store import cluster_input
+from tests.ontology.test_fast_validation import all_corpus_batches
+
+
+def reference_url(url: str | None) -> str | None:
+    if not url or "://" not in url:
+        return None
+    parts = urlsplit(url.strip())
+    host = (parts.hostname or "").lower().removeprefix("www.")
+    if not host:
+        return None
+    port = f":{parts.port}" if parts.port and parts.port not in (80, 443) else ""
+    query = urlencode(
+        sorted((k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if not TRACKING.match(k))
+    )
+    path = re.sub(r"/+$", "", parts.path) or "/"
+    return urlunsplit(("https", host + port, path, query, ""))
+
+
+def reference_bands(signature: list[int]) -> list[str]:
+    out = []
+    for b in range(BANDS):
+        band = struct.pack(f">{ROWS}Q", *signature[b * ROWS : (b + 1) * ROWS])
+        out.append(f"lsh:{b}:{hashlib.blake2b(band, digest_size=8).hexdigest()}")
+    return out
+
+
+def test_keys_of_every_corpus_item_equal_the_reference(corpus: Path) -> None:
+    inputs = [
+        cluster_input(m.iri, m.raw)
+        for batch in all_corpus_batches(corpus)
+        for m in batch
+        if m.raw is not None
+    ]
+    with_bands = 0
+    for item in inputs:
+        keys = keys_of(item)
+        url = reference_url(item.url)
+        assert (url is None) or keys.exact[0] == "url:" + url
+        tokens = _tokens(" ".join(t for t in (item.title, item.summary) if t))
+        if len(tokens) >= 5:
+            with_bands += 1
+            assert keys.signature == _minhash_reference(tokens)
+            assert all(type(v) is int for v in keys.signature)
+            assert keys.bands == reference_bands(keys.signature)
+        else:
+            assert keys.signature == []
+            assert keys.bands == []
+    assert with_bands > 300
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", "bb", "cc", "dd", "ée", "ff", "gg", "hh"]), max_size=12))
+def test_minhash_equals_the_reference_for_any_token_list(tokens: list[str]) -> None:
+    assert SHINGLE == 2
+    assert _minhash(tokens) == _minhash_reference(tokens)
+
+
+URL_PARTS = st.sampled_from(
+    ["http://", "https://", "HTTP://www.", "https://WWW.Ex.org", "ex.org", ":8080", ":443", "/", "//", "/a/", "?", "?utm_source=x",
+     "&b=2", "&a=", "#frag", "?q=1&q=0", "%20", "\n", " ", "fbclid=1", "/path//", "?", "&"]
+)  # fmt: skip
+
+
+def _outcome(function, url: str) -> tuple[str, str | None]:
+    try:
+        return "ok", function(url)
+    except ValueError as exc:  # a port out of range: both must fail alike
+        return "error", str(exc)
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(URL_PARTS, max_size=8).map("".join))
+def test_canonical_url_equals_the_reference(url: str) -> None:
+    assert _outcome(canonical_url, url) == _outcome(reference_url, url)
+
+
+def test_a_short_text_has_no_bands() -> None:
+    assert keys_of(ClusterInput(iri="x", title="one two three")).bands == []
