@@ -23,15 +23,23 @@ import re
 from typing import Any
 from xml.sax import SAXParseException
 
+import nh3
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _cp1252, _FeedParserMixin
-from feedparser.sanitizer import replace_doctype
+from feedparser.sanitizer import _HTMLSanitizer, replace_doctype
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
 
-__all__ = ["blank_unsafe_hrefs", "fast_entries", "refusal", "sorted_attributes"]
+__all__ = [
+    "blank_unsafe_hrefs",
+    "fast_entries",
+    "feedparser_markup",
+    "nh3_options",
+    "refusal",
+    "sorted_attributes",
+]
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -113,6 +121,30 @@ def blank_unsafe_hrefs(fragment: str | None) -> str | None:
     if not fragment or "href" not in fragment.lower():
         return fragment
     return _HREF.sub(_blank_href, fragment)
+
+
+_NH3_ONLY = sorted(nh3.ALLOWED_TAGS - set(_HTMLSanitizer.acceptable_elements))
+# tags feedparser's sanitiser drops (keeping their text) that nh3 would keep, and </br> (which
+# feedparser ignores and an HTML parser reads as <br>)
+_DROPPED_TAGS = re.compile(rf"(?i)</?(?:{'|'.join(_NH3_ONLY)})\b[^>]*>|</br\s*>")
+
+
+def feedparser_markup(fragment: str | None) -> str | None:
+    """HTML feedparser would sanitise, prepared so nh3 alone gives what feedparser + nh3 give.
+
+    Removes the tags feedparser drops and nh3 allows (mark, ruby, wbr, summary, ... : dropped
+    before nh3 parses, so a block tag no longer closes an open <p>), and blanks hrefs feedparser
+    blanks (``blank_unsafe_hrefs``). Call nh3 with ``nh3_options()``.
+    """
+    if not fragment or "<" not in fragment:
+        return fragment
+    return blank_unsafe_hrefs(_DROPPED_TAGS.sub("", fragment))
+
+
+def nh3_options() -> dict[str, Any]:
+    """nh3.clean options for ``feedparser_markup`` output (feeds with <applet>, whose content
+    feedparser's sanitiser drops and nh3 keeps, are refused by the fast path)."""
+    return {"tags": nh3.ALLOWED_TAGS - set(_NH3_ONLY)}
 
 
 # every element feedparser starts an entry at (_start_item/_start_entry), in any position
@@ -590,6 +622,9 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     if loose:
         _loose_safe(entries)
     for entry in entries:
+        for key in ("title", "summary", "content"):
+            if "<applet" in (entry.get(key) or "").lower():
+                raise _Fallback("applet in HTML (feedparser's sanitiser drops its content)")
         entry["tags"] = [term for term, _, _ in entry["tags"]]
         entry.setdefault("content_sorted", False)
         for key in ("published", "updated"):

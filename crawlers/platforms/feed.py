@@ -19,7 +19,7 @@ import feedparser
 import nh3
 
 from crawlers.platforms.base import ParseOutcome
-from crawlers.platforms.fastfeed import blank_unsafe_hrefs, fast_entries, sorted_attributes
+from crawlers.platforms.fastfeed import fast_entries, feedparser_markup, nh3_options, sorted_attributes
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
 __all__ = ["ParseOutcome", "html_to_text", "parse_feed", "sanitise_html"]
@@ -43,13 +43,16 @@ def html_to_text(fragment: str | None) -> str | None:
     return text or None
 
 
-def sanitise_html(fragment: str | None) -> str | None:
+def sanitise_html(fragment: str | None, **options: Any) -> str | None:
     """HTML safe to show: scripts, styles, event handlers and javascript: URLs removed."""
     if not fragment:
         return None
     if not _HTML_NEEDS_NH3.search(fragment):
         return fragment
-    return nh3.clean(fragment) or None
+    return nh3.clean(fragment, **options) or None
+
+
+_FAST_NH3 = nh3_options()
 
 
 def _date(entry: Any, *keys: str) -> tuple[datetime | None, str | None]:
@@ -185,7 +188,7 @@ def _build_items(
                 title=title,
                 summary=html_to_text(entry.get("summary")),
                 body_html=(
-                    sorted_attributes(sanitise_html(blank_unsafe_hrefs(entry.get("content"))))
+                    sorted_attributes(sanitise_html(feedparser_markup(entry.get("content")), **_FAST_NH3))
                     if fast and entry["content_sorted"]
                     else sanitise_html(entry.get("content"))
                 ),
