@@ -42,6 +42,7 @@ def _detect(text: str) -> str | None:
     return found.iso_code_639_1.name.lower() if found is not None else None
 
 
+@lru_cache(maxsize=1024)
 def normalise_tag(tag: str | None) -> str | None:
     """``nl_BE`` / ``NL-be`` -> ``nl-be``; anything not shaped like a language tag -> None."""
     value = (tag or "").strip().replace("_", "-").lower()

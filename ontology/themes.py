@@ -126,10 +126,21 @@ def match_tag(tag: str) -> URIRef | None:
     return names[match.lastgroup] if match is not None and match.lastgroup else None
 
 
-def _from_tag_map(tag: str, tag_map: dict[str, str]) -> URIRef | None:
-    folded = {fold(k): v for k, v in tag_map.items()}
+def _from_tag_map(tag: str, tag_map: dict[str, str], folded: dict[str, str] | None = None) -> URIRef | None:
+    if folded is None:
+        folded = {fold(k): v for k, v in tag_map.items()}
     target = tag_map.get(tag) or folded.get(fold(tag))
     return schemes()["theme"].resolve(target) if target else None
+
+
+@lru_cache(maxsize=8192)
+def _vocabulary_tag(tag: str) -> URIRef | None:
+    """The concept a source tag names through our own labels (no tag map): a label, else a label match.
+
+    Cached: the vocabulary does not change while the process runs, and feeds repeat their
+    categories on every item (one fold and one scanner match per tag otherwise).
+    """
+    return schemes()["theme"].resolve(tag) or match_tag(tag)
 
 
 def classify(
@@ -143,13 +154,11 @@ def classify(
     """Themes of one item. Deterministic: the same input gives the same concepts, in IRI order."""
     result = Classification()
     scores: dict[URIRef, float] = {}
-    theme = schemes()["theme"]
+    folded_map = {fold(k): v for k, v in tag_map.items()} if tag_map else None  # once per item, not per tag
     for tag in tags or []:
         if not tag or not tag.strip():
             continue
-        concept = _from_tag_map(tag, tag_map or {}) or theme.resolve(tag)
-        if concept is None:
-            concept = match_tag(tag)
+        concept = (_from_tag_map(tag, tag_map, folded_map) if tag_map else None) or _vocabulary_tag(tag)
         if concept is None:
             result.unmapped_tags.append(tag.strip())
             continue
