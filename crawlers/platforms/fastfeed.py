@@ -502,26 +502,27 @@ class _Locator:
         return None
 
 
-_MARKUP = re.compile(r"[&<>\"']")
+_MARKUP = re.compile(r"[&<>]")
+_QUOTES = re.compile(r"[\"']")
+_QUOTE_REFERENCES = re.compile(rb"(?i)&(?:quot|apos|#x0*2[27]);")
 
 
-def _loose_safe(entries: list[dict[str, Any]]) -> None:
-    """Refuse what feedparser's loose (sgmllib) parser may read differently from an XML parser.
+def _loose_safe(entries: list[dict[str, Any]], data: bytes) -> None:
+    """Refuse what feedparser's loose (sgmllib) parser reads differently from an XML parser.
 
-    The loose parser keeps '&amp;', '&lt;', ... escaped in ids, links, tags and authors, mangles
-    them in links, and rewrites markup inside HTML content with its own rules (attribute values
-    with quotes, empty hrefs). Text without any markup character reads the same either way
-    (tests/crawlers/test_feed_fastpath.py checks crafted cases of each kind), so only such feeds
-    are read here.
+    The loose parser keeps '&amp;', '&lt;', '&gt;' (also from CDATA), '&quot;', '&apos;' and hex
+    references to quotes escaped in ids, links, tags and authors, and mangles them in links: those
+    fields must be free of them. Titles, summaries and content go through nh3 on both paths and
+    come out the same (tests/crawlers/test_feed_fastpath.py: crafted entity/CDATA cases and every
+    nh3 tag, after leading whitespace too).
     """
+    quote_references = _QUOTE_REFERENCES.search(data) is not None
     for entry in entries:
-        for key in ("id", "link", "title", "summary", "content", "published", "updated", "language"):
-            value = entry.get(key)
-            if value and _MARKUP.search(value):
-                raise _Fallback(f"loose parser and markup characters in {key}")
-        for value in entry["authors"] + [t for tag in entry["tags"] for t in tag]:
-            if value and _MARKUP.search(value):
-                raise _Fallback("loose parser and markup characters in an author or tag")
+        values = [entry.get(key) for key in ("id", "link", "published", "updated", "language")]
+        values += entry["authors"] + [t for tag in entry["tags"] for t in tag]
+        for value in values:
+            if value and (_MARKUP.search(value) or (quote_references and _QUOTES.search(value))):
+                raise _Fallback("loose parser and markup characters in an id, link, date, author or tag")
 
 
 FastFeed = tuple[list[dict[str, Any]], str | None, Exception | None]
@@ -620,7 +621,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
                 language = _leaf(child)
         entries = [_rss_entry(item) for item in items]
     if loose:
-        _loose_safe(entries)
+        _loose_safe(entries, data)
     for entry in entries:
         for key in ("title", "summary", "content"):
             if "<applet" in (entry.get(key) or "").lower():
