@@ -1,10 +1,11 @@
 """The Elasticsearch search backend: the reference implementation of :class:`SearchBackend`.
 
-- One versioned index ``{alias}-v2`` behind the alias ``{alias}``; reads and writes go
-  through the alias, so a rebuild is a new ``{alias}-v2-{stamp}`` filled from the store and
+- One versioned index ``{alias}-v3`` behind the alias ``{alias}``; reads and writes go
+  through the alias, so a rebuild is a new ``{alias}-v3-{stamp}`` filled from the store and
   an atomic alias swap (:mod:`search.reindex`; no ``_reindex``: the test distribution has
-  none, architecture.md §7).
-- Settings and mappings come from ``search/mappings/items-v2.json``: server-native parts
+  none, architecture.md §7). Writes refuse an alias on an index of another version, with
+  the command that rebuilds it (``innonet index --rebuild``).
+- Settings and mappings come from ``search/mappings/items-v3.json``: server-native parts
   only. Text is analysed in Python (:mod:`search.analysis`) into ``*_a`` (folded) and
   ``*_s`` (stemmed) fields that the built-in ``whitespace`` analyser indexes, so
   Elasticsearch and the embedded backend see the same tokens.
@@ -34,7 +35,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, OrjsonSerializer
 from pydantic import ValidationError
 
-from search.analysis import analysed, query_tokens, stemmed
+from search.analysis import MAX_QUERY_TOKENS, analysed, analysed_pair, query_tokens, stemmed
 from search.base import SearchBackend, SearchUnavailable
 from search.documents import (
     FACETS,
@@ -51,12 +52,14 @@ from search.documents import (
 from search.es_http import HttpError, KeepAliveClient
 from search.queries import distance_km, effective_sort, text_plan
 
-INDEX_VERSION = 2
+INDEX_VERSION = 3
 MAPPING_FILE = Path(__file__).resolve().parent / "mappings" / f"items-v{INDEX_VERSION}.json"
 #: Folded fields (indexed, never returned as part of a document) and their source field.
 ANALYSED_FIELDS = {"title_a": "title", "summary_a": "summary", "body_a": "body"}
 #: Stemmed fields and their source field (analysed in the document's language).
 STEMMED_FIELDS = {"title_s": "title", "summary_s": "summary", "body_s": "body"}
+#: Each text field and its folded and stemmed fields.
+TEXT_FIELDS = {field: (f"{field}_a", f"{field}_s") for field in ("title", "summary", "body")}
 #: Fields computed from the document for the index only.
 DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "suggest", "year", "collapse_key", "geo"}
 #: Query-time boosts (the embedded backend uses the same weights).
@@ -83,24 +86,32 @@ def index_definition() -> dict[str, Any]:
     return json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
 
 
-def suggest_inputs(title: str) -> list[str]:
-    """Completion inputs of a title: its folded words from each of the first words on."""
-    words = query_tokens(title)
+def suggest_inputs(title: str, folded: str | None = None) -> list[str]:
+    """Completion inputs of a title: its folded words from each of the first words on.
+
+    ``folded``: ``analysed(title)`` when the caller has it (indexing does): the same words.
+    """
+    words = (analysed(title) if folded is None else folded).split()[:MAX_QUERY_TOKENS]
     return list(dict.fromkeys(" ".join(words[i:]) for i in range(min(len(words), SUGGEST_TAILS))))
 
 
 def to_source(doc: SearchDocument) -> dict[str, Any]:
-    """The indexed ``_source``: the document as JSON plus its analysed and derived fields."""
+    """The indexed document: the document as JSON plus its analysed and derived fields.
+
+    The derived fields are indexed but not kept in the stored ``_source`` (the mapping's
+    ``_source.excludes``): nothing reads them back.
+    """
     source = doc.model_dump(mode="json", exclude_none=True)
-    for analysed_field, field in ANALYSED_FIELDS.items():
-        text = analysed(getattr(doc, field))
-        if text:
-            source[analysed_field] = text
-    for stemmed_field, field in STEMMED_FIELDS.items():
-        text = stemmed(getattr(doc, field), doc.language)
-        if text:
-            source[stemmed_field] = text
-    inputs = suggest_inputs(doc.title)
+    folded_title = ""
+    for field, (analysed_field, stemmed_field) in TEXT_FIELDS.items():
+        folded, stems = analysed_pair(getattr(doc, field), doc.language)
+        if folded:
+            source[analysed_field] = folded
+        if stems:
+            source[stemmed_field] = stems
+        if field == "title":
+            folded_title = folded
+    inputs = suggest_inputs(doc.title, folded_title)
     if inputs:
         source["suggest"] = {"input": inputs}
     year = doc.year()
@@ -267,13 +278,15 @@ class ElasticsearchBackend(SearchBackend):
     # -- index ---------------------------------------------------------------------------
 
     def ensure_index(self) -> None:
-        """Create ``{alias}-v1`` with the alias in one request; no-op when the alias exists.
+        """Create ``{alias}-v{INDEX_VERSION}`` with the alias in one request; when the alias
+        exists, check that its index has this version's mapping.
 
         Two processes racing: one creates it, the other gets ``resource_already_exists``
         and only makes sure the alias is there (adding an existing alias is a no-op).
         """
         with self._errors("ensure_index"):
             if self._client.indices.exists_alias(name=self.alias):
+                self._check_version()
                 self._ensured = True
                 return
             definition = index_definition()
@@ -289,6 +302,24 @@ class ElasticsearchBackend(SearchBackend):
                     raise
                 self._client.indices.put_alias(index=self.index, name=self.alias, is_write_index=True)
         self._ensured = True
+
+    def _check_version(self) -> None:
+        """Refuse to write into an index of another mapping version (SearchUnavailable).
+
+        Its fields would be indexed the old way (version 2 kept positions and stored the
+        analysed text), so the fix is a rebuild: a new index from the store and an alias
+        swap, searches served by the old index meanwhile.
+        """
+        mappings = self._client.indices.get_mapping(index=self.alias)
+        for name, body in sorted(mappings.items()):
+            version = body.get("mappings", {}).get("_meta", {}).get("version")
+            if version != INDEX_VERSION:
+                raise SearchUnavailable(
+                    f"the index {name!r} behind {self.alias!r} has mapping version {version}; this "
+                    f"code writes version {INDEX_VERSION} ({MAPPING_FILE.name}): rebuild it from the "
+                    "store with `innonet index --rebuild` (a new index and an alias swap; searches "
+                    "keep working meanwhile)"
+                )
 
     def _ensure_once(self) -> None:
         if not self._ensured:
@@ -549,10 +580,19 @@ class ElasticsearchBackend(SearchBackend):
         doc = self.get(doc_id)
         if doc is None:
             return SearchResult(total=0, hits=[])
+        # The stemmed fields are not in _source (mapping _source.excludes), so the document
+        # goes as an artificial one: the same text the index holds, analysed the same way.
+        like = {
+            stemmed_field: stems
+            for field, (_, stemmed_field) in TEXT_FIELDS.items()
+            if (stems := stemmed(getattr(doc, field), doc.language))
+        }
+        if not like:
+            return SearchResult(total=0, hits=[])
         mlt = {
             "more_like_this": {
                 "fields": ["title_s", "summary_s", "body_s"],
-                "like": [{"_index": self.alias, "_id": doc_id}],
+                "like": [{"doc": like}],
                 "min_term_freq": 1,
                 "min_doc_freq": 1,
                 "max_query_terms": 25,
@@ -561,7 +601,7 @@ class ElasticsearchBackend(SearchBackend):
         }
         query = {
             "function_score": {
-                "query": mlt,
+                "query": {"bool": {"must": [mlt], "must_not": [{"ids": {"values": [doc_id]}}]}},
                 "functions": [
                     {"filter": {"bool": {"must_not": [{"term": {"network": doc.network}}]}}, "weight": 2}
                 ],

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import UTC, datetime
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -60,17 +61,17 @@ def test_alias_points_to_the_versioned_index_with_the_repository_mapping(
     es_backend: ElasticsearchBackend, es_url: str, es_alias: str
 ) -> None:
     aliases = httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()
-    assert list(aliases) == [f"{es_alias}-v2"]
-    assert aliases[f"{es_alias}-v2"]["aliases"][es_alias]["is_write_index"] is True
+    assert list(aliases) == [f"{es_alias}-v3"]
+    assert aliases[f"{es_alias}-v3"]["aliases"][es_alias]["is_write_index"] is True
 
     expected = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
-    mapping = httpx.get(f"{es_url}/{es_alias}-v2/_mapping", timeout=10).json()
-    assert mapping[f"{es_alias}-v2"]["mappings"] == expected["mappings"]
-    assert expected["mappings"]["_meta"]["version"] == 2
+    mapping = httpx.get(f"{es_url}/{es_alias}-v3/_mapping", timeout=10).json()
+    assert mapping[f"{es_alias}-v3"]["mappings"] == expected["mappings"]
+    assert expected["mappings"]["_meta"]["version"] == 3
     assert expected["mappings"]["dynamic"] == "strict"
 
-    settings = httpx.get(f"{es_url}/{es_alias}-v2/_settings", timeout=10).json()
-    index = settings[f"{es_alias}-v2"]["settings"]["index"]
+    settings = httpx.get(f"{es_url}/{es_alias}-v3/_settings", timeout=10).json()
+    index = settings[f"{es_alias}-v3"]["settings"]["index"]
     assert index["number_of_shards"] == "1"
     assert index["max_result_window"] == "10100"
 
@@ -96,7 +97,7 @@ def test_ensure_index_is_idempotent_and_safe_when_processes_race(
     es_backend.refresh()
     assert es_backend.count() == 1  # the existing index was kept, not recreated
 
-    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v2"
+    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v3"
     backends = [ElasticsearchBackend(es_url, fresh, timeout_s=30) for _ in range(6)]
     barrier = threading.Barrier(len(backends))
     failures: list[BaseException] = []
@@ -115,11 +116,11 @@ def test_ensure_index_is_idempotent_and_safe_when_processes_race(
         t.join()
     try:
         assert failures == []
-        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v2"]
+        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v3"]
     finally:
         for b in backends:
             b.close()
-        httpx.delete(f"{es_url}/{fresh}-v2", timeout=30)
+        httpx.delete(f"{es_url}/{fresh}-v3", timeout=30)
 
 
 def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> None:
@@ -128,7 +129,7 @@ def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> Non
         assert backend.upsert([_doc(1)]).indexed == 1
         backend.refresh()
         assert backend.count() == 1
-        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v2"]
+        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v3"]
     finally:
         backend.close()
 
@@ -413,6 +414,85 @@ def test_a_first_page_is_one_body_and_later_pages_count_apart() -> None:
     assert collapsed is not None
     assert len(split(collapsed)) == 1
     assert es_module.MSEARCH_HEADER == {"request_cache": True}
+
+
+# -- mapping version 3: what is indexed but not stored, and the move from an older version --
+
+
+def test_derived_fields_are_searchable_but_not_stored(es_backend: ElasticsearchBackend, es_url: str) -> None:
+    definition = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
+    assert set(definition["mappings"]["_source"]["excludes"]) == es_module.DERIVED_FIELDS
+    for field in (*es_module.ANALYSED_FIELDS, *es_module.STEMMED_FIELDS):
+        assert definition["mappings"]["properties"][field]["index_options"] == "freqs"
+    doc = _doc(1, title="Burgerparticipatie in gemeenten", language="nl")
+    assert es_backend.upsert([doc]).indexed == 1
+    es_backend.refresh()
+    path = f"{es_url}/{es_backend.alias}/_doc/{quote(doc.id, safe='')}"
+    stored = httpx.get(path, timeout=10).json()["_source"]
+    assert not set(stored) & es_module.DERIVED_FIELDS
+    assert stored["title"] == doc.title
+    assert es_backend.get(doc.id) == doc
+    # every derived field still answers: folded and stemmed words, year, suggestions, collapse
+    assert [h.id for h in es_backend.search(SearchQuery(q="burgerparticipatie")).hits] == [doc.id]
+    assert [h.id for h in es_backend.search(SearchQuery(q="participatie gemeente")).hits] == [doc.id]
+    assert es_backend.search(SearchQuery(filters={"year": ["2024"]})).total == 1
+    assert [s.id for s in es_backend.suggest("in gem")] == [doc.id]
+    assert es_backend.search(SearchQuery(collapse=True)).total == 1
+
+
+def test_related_items_come_from_the_stemmed_text_not_the_stored_source(
+    es_backend: ElasticsearchBackend,
+) -> None:
+    docs = [
+        _doc(1, title="Burgerparticipatie bij de omgevingswet", network="net-a", language="nl"),
+        _doc(2, title="Participatie van burgers bij de omgevingswet", network="net-b", language="nl"),
+        _doc(
+            3,
+            title="Weather radar calibration",
+            summary="Radar images of rain.",
+            network="net-b",
+            language="en",
+        ),
+    ]
+    assert es_backend.upsert(docs).indexed == 3
+    es_backend.refresh()
+    related = es_backend.related(docs[0].id)
+    assert [h.id for h in related.hits] == [docs[1].id]  # itself left out, the unrelated one too
+
+
+def test_writes_into_an_older_mapping_version_say_how_to_rebuild_and_a_rebuild_moves_the_alias(
+    es_url: str, es_alias: str
+) -> None:
+    from search.reindex import rebuild_alias
+
+    old = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
+    old["mappings"]["_meta"]["version"] = 2
+    body = {
+        "settings": old["settings"],
+        "mappings": old["mappings"],
+        "aliases": {es_alias: {"is_write_index": True}},
+    }
+    httpx.put(f"{es_url}/{es_alias}-v2", json=body, timeout=30).raise_for_status()
+    backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
+    try:
+        with pytest.raises(
+            SearchUnavailable, match=r"version 2; this code writes version 3.*innonet index --rebuild"
+        ):
+            backend.upsert([_doc(1)])
+        _, dropped = rebuild_alias(backend, [[_doc(1), _doc(2)]])
+        assert dropped == [f"{es_alias}-v2"]
+        (name,) = httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()
+        assert name.startswith(f"{es_alias}-v3-")
+        assert backend.upsert([_doc(3)]).indexed == 1  # the rebuilt index takes writes again
+        fresh = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
+        try:
+            assert fresh.upsert([_doc(4)]).indexed == 1
+        finally:
+            fresh.close()
+        backend.refresh()
+        assert backend.count() == 4
+    finally:
+        backend.close()
 
 
 def test_the_exact_form_in_the_title_ranks_above_another_form_of_the_word(
