@@ -122,6 +122,59 @@ class ItemKeys:
 
 
 def keys_of(item: ClusterInput) -> ItemKeys:
+    return keys_of_many([item])[0]
+
+
+#: Items whose MinHash arithmetic shares one numpy pass (bounds the shingles x seeds array: ~5 MB).
+_CHUNK = 256
+
+
+def keys_of_many(items: list[ClusterInput]) -> list[ItemKeys]:
+    """``keys_of`` of every item; the signatures of up to ``_CHUNK`` items in one numpy pass.
+
+    Per item the numpy calls (buffer, broadcast, min, conversions) cost more than their arithmetic;
+    one pass over the concatenated shingle hashes with ``minimum.reduceat`` gives the same rows.
+    """
+    outs: list[ItemKeys] = []
+    signed: list[tuple[ItemKeys, list[str]]] = []
+    for item in items:
+        out, tokens = _exact_keys(item)
+        outs.append(out)
+        if len(tokens) >= 5:
+            signed.append((out, tokens))
+    for start in range(0, len(signed), _CHUNK):
+        _add_signatures(signed[start : start + _CHUNK])
+    return outs
+
+
+def _add_signatures(signed: list[tuple[ItemKeys, list[str]]]) -> None:
+    blake = hashlib.blake2b
+    digests: list[bytes] = []
+    offsets: list[int] = []
+    for _, tokens in signed:
+        offsets.append(len(digests))
+        # Never empty: five or more tokens give at least one shingle, so no reduceat segment is empty.
+        digests += [blake(s.encode(), digest_size=8).digest() for s in _shingles(tokens)]
+    if not signed:
+        return
+    # The 8-byte digests read as big-endian uint64s: int.from_bytes(digest, "big") each.
+    hashes = np.frombuffer(b"".join(digests), dtype=">u8").astype(np.uint64)
+    mixed = (hashes[:, None] ^ _SEED_ARRAY[None, :]) * _MULTIPLIER
+    signatures = np.minimum.reduceat(mixed, offsets, axis=0)
+    # Each band's rows as big-endian uint64 bytes: struct.pack(">3Q", *rows) for every band at once.
+    packed = signatures.astype(">u8").tobytes()
+    width, row_bytes = 8 * ROWS, 8 * BANDS * ROWS
+    for i, ((out, _), signature) in enumerate(zip(signed, signatures.tolist(), strict=True)):
+        out.signature = signature
+        base = i * row_bytes
+        out.bands = [
+            f"lsh:{b}:{blake(packed[base + b * width : base + (b + 1) * width], digest_size=8).hexdigest()}"
+            for b in range(BANDS)
+        ]
+
+
+def _exact_keys(item: ClusterInput) -> tuple[ItemKeys, list[str]]:
+    """The item's exact keys, and the tokens its MinHash signature is made of."""
     out = ItemKeys()
     url = canonical_url(item.url)
     if url:
@@ -137,18 +190,7 @@ def keys_of(item: ClusterInput) -> ItemKeys:
             where = " ".join(_tokens(item.place or ""))
         if where:
             out.exact.append(f"event:{item.start[:16]}@{where}")
-    if len(tokens) >= 5:
-        array = _signature_array(tokens)
-        out.signature = array.tolist()
-        # Each band's rows as big-endian uint64 bytes: struct.pack(">3Q", *rows) for every band at once.
-        packed = array.astype(">u8").tobytes()
-        width = 8 * ROWS
-        blake = hashlib.blake2b
-        out.bands = [
-            f"lsh:{b}:{blake(packed[b * width : (b + 1) * width], digest_size=8).hexdigest()}"
-            for b in range(BANDS)
-        ]
-    return out
+    return out, tokens
 
 
 Lookup = Callable[[Iterable[str]], dict[str, str]]
@@ -194,7 +236,7 @@ class Clusterer:
         The store does not change while a batch is assigned (its keys are saved afterwards), so
         reading every key ahead gives each item what its own lookup would have found.
         """
-        all_keys = [keys_of(item) for item in items]
+        all_keys = keys_of_many(items)
         wanted = list(dict.fromkeys(k for keys in all_keys for k in keys.exact + keys.bands))
         if self.lookup is not None:
             fresh = [k for k in wanted if k not in self._asked]
