@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import itertools
 import re
 from typing import Any
 from xml.sax import SAXParseException
@@ -148,10 +149,13 @@ def nh3_options() -> dict[str, Any]:
 
 
 # every element feedparser starts an entry at (_start_item/_start_entry), in any position
-# every element whose local name is item or entry in any case: feedparser starts an entry at those
-# its name rules call "item"/"entry" (_check_entries compares them with the elements read here)
-_ENTRY_CANDIDATES = etree.XPath(
-    "//*[translate(local-name(), 'ITEMNRY', 'itemnry') = 'item' or translate(local-name(), 'ITEMNRY', 'itemnry') = 'entry']"
+# every element whose local name is item or entry in any case, in any or no namespace: feedparser
+# starts an entry at those its name rules call "item"/"entry" (_check_entries compares them with
+# the elements read here); lxml matches these tag patterns in C
+_ENTRY_CANDIDATES = tuple(
+    "{*}" + "".join(variant)
+    for word in ("item", "entry")
+    for variant in itertools.product(*((c, c.upper()) for c in word))
 )
 _looks_like_html = _FeedParserMixin.looks_like_html
 
@@ -215,6 +219,37 @@ def _unknown_name(tag: str, prefix: str) -> str:
     """The name of an element in a namespace feedparser does not know: the document's prefix."""
     local = tag.rpartition("}")[2].lower()
     return f"{prefix.lower()}_{local}" if prefix else local
+
+
+class _Walk:
+    """The elements of one document that could be feedparser handlers, found without asking lxml
+    for the tag of elements in "inert" namespaces.
+
+    An inert namespace is one feedparser does not know, bound in the document to exactly one prefix
+    that starts no handler name (gdacs:, geo:, ...): feedparser names its elements prefix_local,
+    never a handler. Asking lxml for an element's tag builds a string and costs about as much as
+    everything else this module does with it; lxml's tag patterns ({}* and {uri}* for every other
+    namespace declared) skip inert elements in C.
+    """
+
+    def __init__(self, patterns: tuple[str, ...] | None) -> None:
+        self.patterns = patterns
+
+    def descendants(self, el: Any) -> Any:
+        return el.iterdescendants(*self.patterns) if self.patterns else el.iterdescendants()
+
+
+_NO_WALK = _Walk(None)
+
+
+@functools.lru_cache(maxsize=256)
+def _walk(patterns: tuple[str, ...] | None) -> _Walk:
+    return _Walk(patterns)
+
+
+@functools.lru_cache(maxsize=1024)
+def _prefix_starts_a_handler(prefix: str) -> bool:
+    return any(name.startswith(f"{prefix.lower()}_") for name in _HANDLERS)
 
 
 def _check_descendants(el: Any, allowed: frozenset[str]) -> None:
@@ -283,18 +318,22 @@ def _entry_start(node: Any) -> dict[str, Any]:
     return entry
 
 
-def _rss_entry(item: Any) -> dict[str, Any]:
+def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
     entry = _entry_start(item)
     seen: set[str] = set()
-    for child in item:
-        if not isinstance(child.tag, str):
+    # one pass in document order: children are read, deeper elements only checked
+    for child in walk.descendants(item):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
         # feedparser keeps the first non-empty title: a later title or media:title (at any depth)
         # is ignored (mixin.pop's title_depth rule), so it is harmless once a title is set.
         titled = bool(entry.get("title"))
-        if len(child):
-            _check_descendants(child, _HARMLESS_TITLED if titled else _HARMLESS)
-        name = _name(child)
+        name = _NAMES.get(tag) or _name(child)
+        if child.getparent() is not item:
+            if name in _HANDLERS and name not in (_HARMLESS_TITLED if titled else _HARMLESS):
+                raise _Fallback(f"element {tag} needs feedparser")
+            continue
         if titled and name in ("title", "media_title"):
             continue
         if name not in _RSS_ITEM:
@@ -358,6 +397,7 @@ def _rss_text_block(entry: dict[str, Any], name: str, value: str) -> None:
 
 
 _ATOM_AUTHOR = frozenset({"name", "email", "uri"})
+_ATOM_DEEP = _ATOM_AUTHOR | _HARMLESS  # handlers allowed below an entry's children
 
 
 def _atom_content(el: Any) -> str:
@@ -367,13 +407,19 @@ def _atom_content(el: Any) -> str:
     return _leaf(el)
 
 
-def _atom_entry(node: Any) -> dict[str, Any]:
+def _atom_entry(node: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
     entry = _entry_start(node)
     seen: set[str] = set()
-    for child in node:
-        if not isinstance(child.tag, str):
+    # one pass in document order: children are read, deeper elements only checked
+    for child in walk.descendants(node):
+        tag = child.tag
+        if not isinstance(tag, str):
             continue
-        name = _name(child)
+        name = _NAMES.get(tag) or _name(child)
+        if child.getparent() is not node:
+            if name in _HANDLERS and name not in _ATOM_DEEP:
+                raise _Fallback(f"element {tag} needs feedparser")
+            continue
         if name in ("title", "summary", "content", "id") and name in seen:
             raise _Fallback(f"entry has two {name} elements")
         seen.add(name)
@@ -425,8 +471,7 @@ def _atom_entry(node: Any) -> dict[str, Any]:
             )
             _end_category(entry["tags"], _leaf(child))
         elif name in _HARMLESS or name in ("contributor", "rights"):
-            if len(child):
-                _check_descendants(child, _ATOM_AUTHOR | _HARMLESS)
+            pass  # their descendants are checked in the pass above
         elif name in _HANDLERS:
             raise _Fallback(f"entry element {child.tag} needs feedparser")
     return entry
@@ -552,7 +597,7 @@ def refusal(body: bytes, content_type: str | None) -> str | None:
 
 def _check_entries(root: Any, read: list[Any]) -> None:
     """Refuse unless the elements read are exactly those feedparser starts an entry at."""
-    starts = [el for el in _ENTRY_CANDIDATES(root) if _name(el) in ("item", "entry")]
+    starts = [el for el in root.iter(*_ENTRY_CANDIDATES) if _name(el) in ("item", "entry")]
     if len(starts) != len(read) or any(a is not b for a, b in zip(starts, read, strict=True)):
         raise _Fallback("entries elsewhere than where this module reads them")
 
@@ -560,18 +605,20 @@ def _check_entries(root: Any, read: list[Any]) -> None:
 _NS_DECLARATION = re.compile(rb"""xmlns(?::([^\s=]+))?\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 
 
-def _check_namespaces(data: bytes) -> None:
+def _check_namespaces(data: bytes) -> _Walk:
     """Refuse documents where feedparser's names for unknown namespaces could differ from ours.
 
     feedparser (expat, no qnames) names an element in a namespace it does not know by the first
     prefix ever declared for that URI in the document; ``_name`` uses the element's own prefix.
     They agree when each prefix is bound to one URI and each unknown URI to one prefix (or to
-    none, used as a default namespace only).
+    none, used as a default namespace only). Returns the document's ``_Walk``.
     """
     uris: dict[bytes, bytes] = {}
     prefixes: dict[bytes, set[bytes | None]] = {}
+    declared: set[bytes] = set()
     for prefix, double, single in _NS_DECLARATION.findall(data):
         uri = double or single
+        declared.add(uri)
         if prefix and uris.setdefault(prefix, uri) != uri:
             raise _Fallback(f"namespace prefix {prefix!r} bound twice")
         lower = uri.decode("utf-8", "replace").lower()
@@ -580,6 +627,15 @@ def _check_namespaces(data: bytes) -> None:
         prefixes.setdefault(uri, set()).add(prefix or None)
         if len(prefixes[uri]) > 1:
             raise _Fallback(f"namespace {uri!r} bound to two prefixes")
+    inert = {
+        uri
+        for uri, (prefix,) in prefixes.items()
+        if prefix and not _prefix_starts_a_handler(prefix.decode("utf-8", "replace"))
+    }
+    if not inert or any(b"&" in uri for uri in declared):
+        return _NO_WALK  # nothing to skip, or a URI lxml reads differently from these bytes
+    others = sorted(uri.decode("utf-8") for uri in declared - inert)
+    return _walk(("{}*", *(f"{{{uri}}}*" for uri in others)))
 
 
 def _read(body: bytes, content_type: str | None) -> FastFeed:
@@ -588,7 +644,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise _Fallback(f"lxml: {exc}") from exc
-    _check_namespaces(data)
+    walk = _check_namespaces(data)
     rss = _name(root) == "rss"  # any version: feedparser reads every RSS version's items alike
     if rss or root.tag == f"{{{RDF}}}RDF":
         if b"xml:lang" in data:
@@ -610,7 +666,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         _check_entries(root, found)
         lang = root.get(_XML_LANG)
         language = lang.replace("_", "-") if lang else None
-        entries = [_atom_entry(node) for node in found]
+        entries = [_atom_entry(node, walk) for node in found]
     else:
         raise _Fallback(f"root {root.tag} version {root.get('version')}")
     if root.tag != f"{{{ATOM}}}feed":
@@ -619,7 +675,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         for child in channels[0] if channels else ():
             if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
                 language = _leaf(child)
-        entries = [_rss_entry(item) for item in items]
+        entries = [_rss_entry(item, walk) for item in items]
     if loose:
         _loose_safe(entries, data)
     for entry in entries:
