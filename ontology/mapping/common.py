@@ -41,6 +41,8 @@ _NETWORK, _ORIGINAL_DATE, _CLASSIFIER_VERSION = (
 _URL, _IN_LANGUAGE = SCHEMA.url, SCHEMA.inLanguage
 _CLASSIFIER_LITERAL = Literal(CLASSIFIER_VERSION)
 
+_new_str = str.__new__
+
 #: ISO 639-1 -> EU language authority table code.
 EU_LANGUAGE_CODES = {
     "nl": "NLD",
@@ -96,7 +98,8 @@ def clean_html(value: str | None) -> str | None:
 def iri(value: str | None) -> URIRef | None:
     """An absolute http(s) IRI, or None (relative or malformed links never become IRIs)."""
     if value and value.startswith(("http://", "https://")) and _is_valid_uri(value):
-        return URIRef(value)
+        # = URIRef(value): its constructor only repeats the validity check (to log a warning).
+        return _new_str(URIRef, value)
     return None
 
 
@@ -149,7 +152,7 @@ def add_common(
     """Identifier, source, network, link, language and country: the same on every item type."""
     g.add((subject, _IDENTIFIER, plain_literal(item.native_id)))
     g.add((subject, _SOURCE, _source_iri(base, source.id)))
-    g.add((subject, _NETWORK, _network_iri(base, source.network)))
+    g.add((subject, _NETWORK, cached_network_iri(base, source.network)))
     url = iri(item.url)
     if url is not None:
         g.add((subject, _URL, url))
@@ -166,7 +169,8 @@ def _source_iri(base: str, source_id: str) -> URIRef:
 
 
 @lru_cache(maxsize=256)
-def _network_iri(base: str, network_id: str) -> URIRef:
+def cached_network_iri(base: str, network_id: str) -> URIRef:
+    """``network_iri`` made once per (base, network): every item of a network names it."""
     return network_iri(base, network_id)
 
 

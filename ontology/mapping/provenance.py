@@ -13,10 +13,10 @@ from functools import lru_cache
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
 
-from ontology.mapping.common import dt_literal, iri, item_graph
+from ontology.mapping.common import cached_network_iri, dt_literal, iri, item_graph
 from ontology.namespaces import INNONET, PROV, RDF
 from ontology.triples import ItemGraph
-from ontology.uris import harvest_iri, network_iri, payload_iri, source_iri
+from ontology.uris import harvest_iri, payload_iri, source_iri
 
 # Bound once: a namespace attribute is a method call per use (~10 per item here).
 _GENERATED_AT, _DERIVED_FROM, _GENERATED_BY = PROV.generatedAtTime, PROV.wasDerivedFrom, PROV.wasGeneratedBy
@@ -68,7 +68,7 @@ def provenance(
             g.add(triple)
     chain: list[URIRef] = [u for u in (iri(n) for n in upstream_networks or []) if u is not None]
     if base and network_id:
-        chain.append(network_iri(base, network_id))
+        chain.append(cached_network_iri(base, network_id))
     if chain:
         # The rdf:List written cell by cell (what rdflib's Collection writes, without its lookups).
         cells = [BNode() for _ in chain]
