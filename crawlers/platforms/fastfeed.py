@@ -1,18 +1,22 @@
-"""Fast path for the common feed: plain UTF-8 RSS 2.0 or Atom 1.0, read with lxml.
+"""Fast path for the common feed: RSS (any version, 0.90/1.0 as RDF) and Atom 1.0, read with lxml.
 
 feedparser (crawlers/platforms/feed.py) costs ~1.3 ms per item, mostly its pure-Python SAX
 handlers and its HTML sanitiser; the items it produces are then sanitised again with nh3 anyway.
 This module reads the same fields from an lxml tree and reproduces feedparser's rules for each
-field we keep (which element wins, guid-as-link, the category/tag rules, author e-mail stripping,
-its utf-8/latin-1 and cp1252 text fixes, its own date parser), so ``parse_feed`` returns the same
-RawItems. It is deliberately narrow: ``fast_entries`` returns None (and the caller uses feedparser)
-for anything it does not fully understand — not UTF-8, a DOCTYPE or entity declaration (never
-expanded: defusedxml's rule), xml:base, xml:lang outside an Atom root, malformed XML, RSS 0.9x/1.0,
-Atom 0.3, xhtml or out-of-line content, and any element inside an item that feedparser has a
-handler for but this module does not reproduce (media:title, itunes:summary, atom:link in RSS, ...).
-tests/crawlers/test_feed_fastpath.py parses every corpus feed both ways and requires equal items.
-Why not fastfeedparser: it normalises dates (the raw string, which we store, is lost) and
-synthesises ids and descriptions, so its entries cannot give feedparser's RawItems.
+field we keep (which element wins, guid-as-link, rdf:about, the category/tag rules, author e-mail
+stripping, its utf-8/latin-1 and cp1252 text fixes, its own date parser, its sanitiser's tag list
+and href rule), so ``parse_feed`` returns the same RawItems, warnings included. Bytes are decoded by
+feedparser's own ``convert_to_utf8`` (any encoding it reads) and a DOCTYPE without entities is
+removed by its ``replace_doctype``. It is deliberately narrow: ``fast_entries`` returns None (and
+the caller uses feedparser; ``refusal`` says why) for anything it does not fully understand — an
+entity declaration (never expanded: defusedxml's rule), xml:base, xml:lang outside an Atom root,
+malformed XML, Atom 0.3, out-of-line or SVG-carrying xhtml content, feeds feedparser would read
+with its loose parser unless their plain fields are free of markup characters, and any element
+inside an item that feedparser has a handler for but this module does not reproduce
+(itunes:summary, atom:link in RSS, media:group, ...).
+tests/crawlers/test_feed_fastpath.py parses every corpus feed and many crafted ones both ways and
+requires equal items. Why not fastfeedparser: it normalises dates (the raw string, which we store,
+is lost) and synthesises ids and descriptions, so its entries cannot give feedparser's RawItems.
 """
 
 from __future__ import annotations
@@ -402,9 +406,71 @@ _ATOM_DEEP = _ATOM_AUTHOR | _HARMLESS  # handlers allowed below an entry's child
 
 def _atom_content(el: Any) -> str:
     kind = el.get("type")
-    if kind not in _ATOM_TYPES or el.get("src") is not None or el.get("mode") is not None:
+    if el.get("src") is not None or el.get("mode") is not None:
+        raise _Fallback(f"atom {el.tag} out of line or with a mode")
+    if kind == "xhtml":
+        return _xhtml(el)
+    if kind not in _ATOM_TYPES:
         raise _Fallback(f"atom {el.tag} of type {kind}")
     return _leaf(el)
+
+
+_XHTML = "http://www.w3.org/1999/xhtml"
+_VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"})  # fmt: skip
+_TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+_ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
+
+
+def _xhtml(el: Any) -> str:
+    """Atom type="xhtml": the markup inside the one wrapping div, as feedparser hands it on.
+
+    feedparser re-writes the elements from parser events (lower-case names and attribute names,
+    escaped text and values), drops the wrapping div (mixin.pop) and sanitises the result like
+    HTML. Here the div's content is written as HTML (void elements without end tag) so nh3 reads
+    the same markup. Refused: anything but XHTML elements (inside SVG, feedparser's sanitiser and
+    nh3 keep different whitespace), namespaced or lang/base attributes (feedparser tracks those),
+    text beside the div.
+    """
+    if (el.text or "").strip() or len(el) != 1:
+        raise _Fallback("xhtml content is not one div")
+    div = el[0]
+    if div.tag != f"{{{_XHTML}}}div" or (div.tail or "").strip() or div.attrib:
+        raise _Fallback("xhtml content is not one plain div")
+    out: list[str] = [(div.text or "").translate(_TEXT_ESCAPES)]
+    for child in div:
+        _write_xhtml(child, out)
+        out.append((child.tail or "").translate(_TEXT_ESCAPES))
+    return _text("".join(out))
+
+
+def _write_xhtml(el: Any, out: list[str]) -> None:
+    tag = el.tag
+    if not isinstance(tag, str) or tag[:1] != "{":
+        raise _Fallback("xhtml content with a non-element or an element without namespace")
+    namespace, _, local = tag[1:].partition("}")
+    if namespace != _XHTML:  # SVG, MathML: feedparser and nh3 keep different whitespace from them
+        raise _Fallback(f"xhtml content with {tag}")
+    local = local.lower()
+    out.append("<" + local)
+    for key, value in el.attrib.items():
+        name = key.lower()
+        if (
+            key[:1] == "{"
+            or name in ("lang", "base", "xmlns")
+            or (name in ("rel", "type") and value != value.lower())
+        ):
+            raise _Fallback(f"xhtml attribute {key}")
+        out.append(f' {name}="{value.translate(_ATTRIBUTE_ESCAPES)}"')
+    out.append(">")
+    if local in _VOID:
+        if len(el) or el.text:
+            raise _Fallback(f"void element {local} with content")
+        return
+    out.append((el.text or "").translate(_TEXT_ESCAPES))
+    for child in el:
+        _write_xhtml(child, out)
+        out.append((child.tail or "").translate(_TEXT_ESCAPES))
+    out.append(f"</{local}>")
 
 
 def _atom_entry(node: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
@@ -434,7 +500,9 @@ def _atom_entry(node: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
         elif name == "content":
             value = _atom_content(child)
             entry["content"] = value
-            entry["content_sorted"] = _ATOM_TYPES[child.get("type")] == "text/html"
+            entry["content_sorted"] = (
+                child.get("type") == "xhtml" or _ATOM_TYPES[child.get("type")] == "text/html"
+            )
             entry.setdefault("summary", value)
         elif name == "link":
             _leaf(child)

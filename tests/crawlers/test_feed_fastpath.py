@@ -126,6 +126,15 @@ _ATOM_ENTRIES = {
     "cdata": '<title type="html"><![CDATA[a <b>x</b>]]></title><content type="html"><![CDATA[<p>y &amp; z</p>]]></content>',
     "category": '<title>t</title><category term="a&amp;b" label="L"/><author><name>A &amp; B</name></author>',
     "plain": '<title>t</title><content type="text/plain">&lt;p&gt;x&lt;/p&gt;</content>',
+    # type="xhtml": the wrapping div's content, written as HTML
+    "xhtml": '<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">A <b>bold</b> &amp; <i>x</i></div></title>'
+    '<summary type="xhtml"> <div xmlns="http://www.w3.org/1999/xhtml"><p>s &lt; t</p></div> </summary>'
+    '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">\n<p class="c" id="i">a<br/>b<img src="http://i/x.png" alt="q&quot;"/></p>'
+    '<p/><a href="javascript:x" title="t">l</a><mark>m</mark><ul><li>1</li><li>2</li></ul><pre>  code\n  </pre>\n</div></content>',
+    "xhtml_prefixed": '<content type="xhtml"><x:div xmlns:x="http://www.w3.org/1999/xhtml"><x:p>a</x:p></x:div></content><title>t</title>',
+    "xhtml_text_beside": '<title>t</title><content type="xhtml">t <div xmlns="http://www.w3.org/1999/xhtml">a</div></content>',
+    "xhtml_svg": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"> <g/> </svg>a</div></content>',
+    "xhtml_lang": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p lang="en">a</p></div></content>',
 }
 
 
@@ -263,12 +272,13 @@ def test_fast_path_equals_feedparser_on_crafted_feeds() -> None:
         "<item><title>&x;</title></item></channel></rss>".encode("utf-16"),
         # not well-formed
         b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>a</item></channel></rss>',
-        # RSS 1.0, xml:base, xhtml content, media:title before the title (its title rule is not reproduced)
+        # RSS 1.0, xml:base, SVG in xhtml content, media:title before the title (its title rule is not reproduced)
         b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>',
         b'<?xml version="1.0"?><rss version="2.0" xml:base="http://a/"><channel><item><title>a</title>'
         b"</item></channel></rss>",
         b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><id>a</id>'
-        b'<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">a</div></title></entry></feed>',
+        b'<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"/>a</div>'
+        b"</title></entry></feed>",
         b'<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
         b"<item><media:title>b</media:title><title>a</title></item></channel></rss>",
     ],
