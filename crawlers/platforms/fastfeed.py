@@ -482,6 +482,9 @@ def _atom_entry(node: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
         if not isinstance(tag, str):
             continue
         name = _NAMES.get(tag) or _name(child)
+        if name in _MEDIA:  # Media RSS (YouTube): a group, its title and description, at any depth
+            _atom_media(entry, name, child)
+            continue
         if child.getparent() is not node:
             if name in _HANDLERS and name not in _ATOM_DEEP:
                 raise _Fallback(f"element {tag} needs feedparser")
@@ -542,7 +545,31 @@ def _atom_entry(node: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
             pass  # their descendants are checked in the pass above
         elif name in _HANDLERS:
             raise _Fallback(f"entry element {child.tag} needs feedparser")
+    descriptions = entry.pop("media_descriptions", [])
+    if descriptions:
+        if len(descriptions) > 1 or "summary" in entry or "content" in entry:
+            raise _Fallback("media:description beside a summary, content or another description")
+        entry["summary"] = descriptions[0]
     return entry
+
+
+_MEDIA = frozenset({"media_group", "media_title", "media_description"})
+
+
+def _atom_media(entry: dict[str, Any], name: str, el: Any) -> None:
+    """feedparser's Media RSS rules inside an Atom entry, for what they can touch here.
+
+    media:group does nothing; media:title after the entry's title is ignored (mixin.pop's
+    title_depth rule); media:description is a description: the summary when the entry has no
+    summary or content (anything else is refused, checked at the end of the entry).
+    """
+    if name == "media_title":
+        if not entry.get("title"):
+            raise _Fallback("media:title before the entry's title")
+    elif name == "media_description":
+        if el.attrib:
+            raise _Fallback("media:description with attributes")
+        entry.setdefault("media_descriptions", []).append(_leaf(el))
 
 
 _NEW_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"

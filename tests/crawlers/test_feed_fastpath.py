@@ -131,6 +131,12 @@ _ATOM_ENTRIES = {
     '<summary type="xhtml"> <div xmlns="http://www.w3.org/1999/xhtml"><p>s &lt; t</p></div> </summary>'
     '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml">\n<p class="c" id="i">a<br/>b<img src="http://i/x.png" alt="q&quot;"/></p>'
     '<p/><a href="javascript:x" title="t">l</a><mark>m</mark><ul><li>1</li><li>2</li></ul><pre>  code\n  </pre>\n</div></content>',
+    # Media RSS in Atom (YouTube): media:description is the summary, a later media:title is ignored
+    "media": '<title>t</title><media:group xmlns:media="http://search.yahoo.com/mrss/"><media:title>m</media:title>'
+    '<media:thumbnail url="http://t"/><media:description>d &lt;b&gt;x&lt;/b&gt; &amp;amp;</media:description></media:group>',
+    "media_and_summary": '<title>t</title><summary>s</summary><media:group xmlns:media="http://search.yahoo.com/mrss/">'
+    "<media:description>d</media:description></media:group>",
+    "media_title_first": '<media:group xmlns:media="http://search.yahoo.com/mrss/"><media:title>m</media:title></media:group><title>t</title>',
     "xhtml_prefixed": '<content type="xhtml"><x:div xmlns:x="http://www.w3.org/1999/xhtml"><x:p>a</x:p></x:div></content><title>t</title>',
     "xhtml_text_beside": '<title>t</title><content type="xhtml">t <div xmlns="http://www.w3.org/1999/xhtml">a</div></content>',
     "xhtml_svg": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"> <g/> </svg>a</div></content>',
