@@ -416,6 +416,14 @@ def _atom_content(el: Any) -> str:
 
 
 _XHTML = "http://www.w3.org/1999/xhtml"
+_SVG = "http://www.w3.org/2000/svg"
+_SVG_KEPT = frozenset(name.lower() for name in _HTMLSanitizer.svg_elements)
+# start tags that make an HTML parser leave SVG (HTML standard, "in foreign content")
+_BREAKOUT = frozenset(
+    {"b", "big", "blockquote", "body", "br", "center", "code", "dd", "div", "dl", "dt", "em", "embed", "h1", "h2",
+     "h3", "h4", "h5", "h6", "head", "hr", "i", "img", "li", "listing", "menu", "meta", "nobr", "ol", "p", "pre",
+     "ruby", "s", "small", "span", "strong", "strike", "sub", "sup", "table", "tt", "u", "ul", "var", "font"}
+) | set(_HTMLSanitizer.unacceptable_elements_with_end_tag)  # fmt: skip
 _VOID = frozenset({"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "param", "source", "track", "wbr"})  # fmt: skip
 _TEXT_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 _ATTRIBUTE_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;"})
@@ -427,9 +435,8 @@ def _xhtml(el: Any) -> str:
     feedparser re-writes the elements from parser events (lower-case names and attribute names,
     escaped text and values), drops the wrapping div (mixin.pop) and sanitises the result like
     HTML. Here the div's content is written as HTML (void elements without end tag) so nh3 reads
-    the same markup. Refused: anything but XHTML elements (inside SVG, feedparser's sanitiser and
-    nh3 keep different whitespace), namespaced or lang/base attributes (feedparser tracks those),
-    text beside the div.
+    the same markup; inline SVG as ``_write_svg_content`` says. Refused: MathML and other
+    namespaces, namespaced or lang/base attributes (feedparser tracks those), text beside the div.
     """
     if (el.text or "").strip() or len(el) != 1:
         raise _Fallback("xhtml content is not one div")
@@ -443,14 +450,42 @@ def _xhtml(el: Any) -> str:
     return _text("".join(out))
 
 
+def _write_svg_content(el: Any, out: list[str]) -> None:
+    """What of an inline SVG reaches nh3 after feedparser's sanitiser: the elements of its SVG list
+    (nh3 then drops them all, keeping whitespace as an HTML parser reads it in SVG), elements
+    outside it dropped with their text kept. Attributes never reach the output; HTML elements
+    inside SVG (which an HTML parser may read as leaving it) and script/style (feedparser drops
+    their text) are refused."""
+    out.append((el.text or "").translate(_TEXT_ESCAPES))
+    for child in el:
+        tag = child.tag
+        if not isinstance(tag, str) or not tag.startswith(f"{{{_SVG}}}"):
+            raise _Fallback(f"svg content with {tag}")
+        local = tag.partition("}")[2].lower()
+        kept = local in _SVG_KEPT
+        if local in _BREAKOUT or local == "svg" or (not kept and local in _HTMLSanitizer.acceptable_elements):
+            raise _Fallback(f"svg element {local} that is also HTML")
+        if kept:
+            out.append(f"<{local}>")
+        _write_svg_content(child, out)
+        if kept:
+            out.append(f"</{local}>")
+        out.append((child.tail or "").translate(_TEXT_ESCAPES))
+
+
 def _write_xhtml(el: Any, out: list[str]) -> None:
     tag = el.tag
     if not isinstance(tag, str) or tag[:1] != "{":
         raise _Fallback("xhtml content with a non-element or an element without namespace")
     namespace, _, local = tag[1:].partition("}")
-    if namespace != _XHTML:  # SVG, MathML: feedparser and nh3 keep different whitespace from them
-        raise _Fallback(f"xhtml content with {tag}")
     local = local.lower()
+    if namespace == _SVG and local == "svg":
+        out.append("<svg>")
+        _write_svg_content(el, out)
+        out.append("</svg>")
+        return
+    if namespace != _XHTML:  # MathML, ...
+        raise _Fallback(f"xhtml content with {tag}")
     out.append("<" + local)
     for key, value in el.attrib.items():
         name = key.lower()

@@ -139,7 +139,15 @@ _ATOM_ENTRIES = {
     "media_title_first": '<media:group xmlns:media="http://search.yahoo.com/mrss/"><media:title>m</media:title></media:group><title>t</title>',
     "xhtml_prefixed": '<content type="xhtml"><x:div xmlns:x="http://www.w3.org/1999/xhtml"><x:p>a</x:p></x:div></content><title>t</title>',
     "xhtml_text_beside": '<title>t</title><content type="xhtml">t <div xmlns="http://www.w3.org/1999/xhtml">a</div></content>',
-    "xhtml_svg": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"> <g/> </svg>a</div></content>',
+    "xhtml_svg": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg" '
+    'xmlns:xlink="http://www.w3.org/1999/xlink" width="1">\n <g style="fill:red">\n\t<clipPath id="c">\n <path d="M0"/></clipPath>'
+    '<a xlink:href="#x"><text>T</text></a>\n <radialGradient>\n\t<stop offset="0"/></radialGradient></g>\n </svg>a<p>b</p></div></content>',
+    "xhtml_svg_html": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg">'
+    "<g><p>x</p></g></svg></div></content>",
+    "xhtml_svg_style": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg">'
+    "<style>p {}</style></svg></div></content>",
+    "xhtml_math": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><math xmlns="http://www.w3.org/1998/Math/MathML">'
+    "<mi>x</mi></math></div></content>",
     "xhtml_lang": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p lang="en">a</p></div></content>',
 }
 
@@ -278,13 +286,13 @@ def test_fast_path_equals_feedparser_on_crafted_feeds() -> None:
         "<item><title>&x;</title></item></channel></rss>".encode("utf-16"),
         # not well-formed
         b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>a</item></channel></rss>',
-        # RSS 1.0, xml:base, SVG in xhtml content, media:title before the title (its title rule is not reproduced)
+        # RSS 1.0, xml:base, MathML in xhtml content, media:title before the title (its title rule is not reproduced)
         b'<?xml version="1.0"?><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"/>',
         b'<?xml version="1.0"?><rss version="2.0" xml:base="http://a/"><channel><item><title>a</title>'
         b"</item></channel></rss>",
         b'<?xml version="1.0"?><feed xmlns="http://www.w3.org/2005/Atom"><entry><id>a</id>'
-        b'<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg"/>a</div>'
-        b"</title></entry></feed>",
+        b'<title type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><m:math xmlns:m="http://www.w3.org/1998/Math/MathML"/>'
+        b"a</div></title></entry></feed>",
         b'<?xml version="1.0"?><rss version="2.0" xmlns:media="http://search.yahoo.com/mrss/"><channel>'
         b"<item><media:title>b</media:title><title>a</title></item></channel></rss>",
     ],
