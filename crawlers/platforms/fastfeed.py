@@ -21,6 +21,7 @@ is lost) and synthesises ids and descriptions, so its entries cannot give feedpa
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import functools
 import itertools
@@ -29,6 +30,7 @@ from typing import Any
 from xml.sax import SAXParseException
 
 import nh3
+from feedparser import encodings
 from feedparser.api import StrictFeedParser
 from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
@@ -612,6 +614,61 @@ _HEAD_END = re.compile(rb"<\w")
 _XML_DECL = re.compile(rb"<\?xml[ \t\r\n]")
 
 
+_UNSNIFFED_STARTS = (
+    codecs.BOM_UTF32_BE, codecs.BOM_UTF32_LE, codecs.BOM_UTF16_BE, codecs.BOM_UTF16_LE, codecs.BOM_UTF8,
+    encodings.EBCDIC_MARKER, encodings.UTF16BE_MARKER, encodings.UTF16LE_MARKER, encodings.UTF32BE_MARKER,
+    encodings.UTF32LE_MARKER,
+)  # fmt: skip
+_UTF8_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>"
+
+
+def _to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, dict[str, Any]]:
+    """feedparser's ``convert_to_utf8`` (bytes, result), without its cost for the common UTF-8 case.
+
+    For a body with no BOM or sniffed marker, whose content type (none, or an application XML
+    type with no charset or charset utf-8) and XML declaration lead feedparser to try UTF-8 first,
+    and that decodes as UTF-8, feedparser's result is the body with its declaration replaced by its
+    own (or its own prepended): built here from the bytes, without the str round trip and the
+    whole-document regex substitution (7 of the 9 ms it spends on a 1.5 MB feed). Anything else:
+    feedparser's function. tests/crawlers/test_feed_fastpath.py compares both on every corpus feed.
+    """
+    headers = {"content-type": content_type} if content_type else {}
+    if content_type:
+        media, charset = encodings.parse_content_type(content_type)
+        xml_media = media in (
+            "application/xml",
+            "application/xml-dtd",
+            "application/xml-external-parsed-entity",
+        )
+        if not (
+            xml_media or (media.startswith("application/") and media.endswith("+xml"))
+        ) or charset not in (
+            "",
+            "utf-8",
+        ):
+            return _convert(headers, body)
+    if body.startswith(_UNSNIFFED_STARTS):
+        return _convert(headers, body)
+    declared = encodings.RE_XML_PI_ENCODING.match(body)
+    if declared and declared.group(1).decode("utf-8", "replace").lower() != "utf-8":
+        return _convert(headers, body)
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        return _convert(headers, body)
+    declaration = encodings.RE_XML_DECLARATION.match(text)
+    if declaration:
+        data = _UTF8_DECLARATION + body[len(declaration.group(0).encode("utf-8")) :]
+    else:
+        data = _UTF8_DECLARATION + b"\n" + body
+    return data, {"encoding": "utf-8"}
+
+
+def _convert(headers: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any]]:
+    result: dict[str, Any] = {}
+    return convert_to_utf8(headers, body, result), result
+
+
 def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | None, bool]:
     """The document as feedparser's strict parser would see it (UTF-8), and feedparser's bozo.
 
@@ -624,8 +681,7 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | 
     nothing the loose parser treats differently (third value True: the caller must ask it), and
     feedparser's SAX error is returned as its bozo.
     """
-    result: dict[str, Any] = {}
-    data = convert_to_utf8({"content-type": content_type} if content_type else {}, body, result)
+    data, result = _to_utf8(body, content_type)
     if not result.get("encoding"):
         raise _Fallback("encoding unknown to feedparser")
     bozo = result.get("bozo_exception")

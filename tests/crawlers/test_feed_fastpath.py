@@ -13,8 +13,9 @@ from pathlib import Path
 
 import nh3
 import pytest
+from feedparser.encodings import convert_to_utf8
 
-from crawlers.platforms.fastfeed import fast_entries, refusal
+from crawlers.platforms.fastfeed import _to_utf8, fast_entries, refusal
 from crawlers.platforms.feed import _undeclared_utf16, parse_feed
 from pipeline.contracts import SourceSpec
 
@@ -328,3 +329,32 @@ def test_content_markup_like_feedparser() -> None:
     assert differing == []
     applet = b"<rss><channel><item><title>t</title><description>&lt;applet&gt;a&lt;/applet&gt;</description></item></channel></rss>"
     assert refusal(applet, None) == "applet in HTML (feedparser's sanitiser drops its content)"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/xml", "application/rss+xml; charset=utf-8", "application/atom+xml; charset=UTF-8", "text/xml",
+     "Application/XML", "application/xml; charset=iso-8859-1", "text/html"],
+)  # fmt: skip
+def test_utf8_shortcut_is_feedparsers_conversion(corpus: Path, content_type: str | None) -> None:
+    """fastfeed._to_utf8 gives convert_to_utf8's bytes, encoding and bozo on every corpus feed and
+    crafted declarations (the shortcut is taken for most of them, feedparser's function for the rest)."""
+    bodies = [path.read_bytes() for path in _files(corpus)] + [
+        b'<?xml version="1.0"?><rss/>',
+        b"<?xml version='1.0' encoding='UTF-8' standalone='yes'?>\n<rss/>",
+        b'<?xml version="1.0" encoding = "utf-8"?><rss/>',
+        b'<?xml version="1.0" encoding="utf8"?><rss/>',
+        b"<rss>caf\xc3\xa9</rss>",
+        b"<rss>caf\xe9</rss>",
+        b'<?xml version="1.0" encoding="utf-8"?><rss>\xed\xa0\x80</rss>',
+        b"\n<?xml version='1.0'?><rss/>",
+        b"\xef\xbb\xbf<rss/>",
+    ]
+    headers = {"content-type": content_type} if content_type else {}
+    for body in bodies:
+        expected: dict = {}
+        data = convert_to_utf8(headers, body, expected)
+        got, result = _to_utf8(body, content_type)
+        assert got == data
+        assert result.get("encoding") == expected.get("encoding")
+        assert repr(result.get("bozo_exception")) == repr(expected.get("bozo_exception"))
