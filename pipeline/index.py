@@ -17,6 +17,7 @@ from typing import Any
 from rdflib import Graph
 from sqlalchemy import select
 
+from pipeline.nt_read import read_record
 from pipeline.settings import Settings
 from search import make_backend
 from search.base import SearchBackend
@@ -37,9 +38,10 @@ def _documents(
 ) -> list[SearchDocument]:
     docs = []
     for row in rows:
-        g = Graph()
-        g.parse(data=row.graph, format="nt")
-        docs.append(document_from_graph(row.iri, g, names, countries))
+        triples = read_record(row.graph)  # ~10x faster than rdflib for the lines it accepts
+        if triples is None:
+            triples = Graph().parse(data=row.graph, format="nt")
+        docs.append(document_from_graph(row.iri, triples, names, countries))  # type: ignore[arg-type]
     return docs
 
 
