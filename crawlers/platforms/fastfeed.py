@@ -114,6 +114,9 @@ def _blank_href(match: re.Match[str]) -> str:
         if match.group(3) is not None
         else match.group(4)
     )
+    # http(s) without brackets: urlparse's scheme is http(s) and it cannot raise, so feedparser keeps it
+    if value.startswith(("http://", "https://")) and "[" not in value and "]" not in value:
+        return match.group(0)
     if make_safe_absolute_uri(value):
         return match.group(0)
     return match.group(1) + '""'
@@ -336,9 +339,19 @@ def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
         # is ignored (mixin.pop's title_depth rule), so it is harmless once a title is set.
         titled = bool(entry.get("title"))
         name = _NAMES.get(tag) or _name(child)
+        if entry.get("_nested") and name in _HANDLERS:
+            raise _Fallback(f"element {tag} after an item nested in an item")
         if child.getparent() is not item:
             if name in _HANDLERS and name not in (_HARMLESS_TITLED if titled else _HARMLESS):
                 raise _Fallback(f"element {tag} needs feedparser")
+            continue
+        if name == "item":
+            # An empty item inside an item (real FeedBurner output): feedparser starts a second,
+            # empty entry there and leaves both (what follows belongs to the channel). Only
+            # elements without a feedparser handler may follow.
+            if len(child) or child.attrib or (child.text or "").strip() or entry.get("_nested"):
+                raise _Fallback("item nested in an item")
+            entry["_nested"] = True
             continue
         if titled and name in ("title", "media_title"):
             continue
@@ -781,6 +794,10 @@ def refusal(body: bytes, content_type: str | None) -> str | None:
     return None
 
 
+def _nested_items(item: Any) -> list[Any]:
+    return [c for c in item if isinstance(c.tag, str) and _name(c) == "item"]
+
+
 def _check_entries(root: Any, read: list[Any]) -> None:
     """Refuse unless the elements read are exactly those feedparser starts an entry at."""
     starts = [el for el in root.iter(*_ENTRY_CANDIDATES) if _name(el) in ("item", "entry")]
@@ -856,12 +873,17 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     else:
         raise _Fallback(f"root {root.tag} version {root.get('version')}")
     if root.tag != f"{{{ATOM}}}feed":
-        _check_entries(root, items)
+        # with the empty items feedparser also starts an entry at (see _rss_entry), in order
+        _check_entries(root, [el for item in items for el in (item, *_nested_items(item))])
         language = None
         for child in channels[0] if channels else ():
             if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
                 language = _leaf(child)
-        entries = [_rss_entry(item, walk) for item in items]
+        entries = []
+        for item in items:
+            entries.append(_rss_entry(item, walk))
+            if entries[-1].pop("_nested", False):
+                entries.append({"authors": [], "tags": []})
     if loose:
         _loose_safe(entries, data)
     for entry in entries:

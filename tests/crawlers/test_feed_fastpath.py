@@ -110,7 +110,8 @@ _RSS_ITEMS = {
     "hrefs": '<title>t</title><content:encoded><![CDATA[<a href="javascript:void(0)" onclick="x=\'1\';">G</a>'
     '<a href=\'data:text/html,x\'>d</a><a href=tel:1>e</a><a HREF="jav&#97;script:x">e</a><a href=" tel:1 ">e</a>'
     '<a href="ja\nvascript:x">e</a><a href="http://a/?b=1&amp;c=2">r</a><a href="file:///etc">f</a>'
-    '<a title="href=javascript:x" href="/">t</a><a href="tel&#58;1">e</a><p>href=javascript:x</p>]]></content:encoded>',
+    '<a title="href=javascript:x" href="/">t</a><a href="tel&#58;1">e</a><p>href=javascript:x</p>'
+    '<a href="http://[::1">v6</a><a href="https://a/]">b</a><a href="HTTP://A">u</a>]]></content:encoded>',
     "quotes_literal": "<title>t</title><category>angie's list</category><author>O'Brien</author><guid>a'b\"c</guid>",
     "quotes_cdata": '<title>t</title><category><![CDATA[angie\\\'s "list"]]></category>',
     "quotes_refs": "<title>t</title><category>a&apos;b</category><category>a&quot;b</category><category>a&#x27;b</category>",
@@ -171,6 +172,13 @@ _DOCUMENTS = {
         '<item xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" rdf:about="urn:about"><title>a</title>'
         "<guid>urn:g</guid></item>"
     ),
+    # an empty item inside an item (FeedBurner): feedparser ends the entry there and adds an empty one
+    "nested_empty": _RSS.format(
+        '<item><title>a</title><link>http://a</link><item/><x:y xmlns:x="http://x/">1</x:y></item><item><title>b</title></item>'
+    ),
+    "nested_then_guid": _RSS.format("<item><title>a</title><item/><guid>urn:g</guid></item>"),
+    "nested_then_language": _RSS.format("<item><title>a</title><item/><language>de</language></item>"),
+    "nested_not_empty": _RSS.format("<item><title>a</title><item><title>b</title></item></item>"),
     "item_href": _RSS.format('<item href="http://h"><title>a</title></item>'),
     # unknown namespaces: feedparser names them by the first prefix declared for the URI
     "ns_two_prefixes": _RSS.format(
