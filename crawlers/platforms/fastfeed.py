@@ -166,6 +166,7 @@ _ENTRY_CANDIDATES = tuple(
     for word in ("item", "entry")
     for variant in itertools.product(*((c, c.upper()) for c in word))
 )
+_ITEM_CANDIDATES = tuple(tag for tag in _ENTRY_CANDIDATES if tag[3:].lower() == "item")
 _looks_like_html = _FeedParserMixin.looks_like_html
 
 
@@ -795,7 +796,7 @@ def refusal(body: bytes, content_type: str | None) -> str | None:
 
 
 def _nested_items(item: Any) -> list[Any]:
-    return [c for c in item if isinstance(c.tag, str) and _name(c) == "item"]
+    return [c for c in item.iterchildren(*_ITEM_CANDIDATES) if _name(c) == "item"]
 
 
 def _check_entries(root: Any, read: list[Any]) -> None:
@@ -858,7 +859,9 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         # RSS: items in the channel; RSS 0.90/1.0 (rdf:RDF): items beside it (_check_entries: none elsewhere)
         parent = (channels[0] if channels else None) if rss else root
         items = (
-            [c for c in parent if isinstance(c.tag, str) and _name(c) == "item"] if parent is not None else []
+            [c for c in parent.iterchildren(*_ITEM_CANDIDATES) if _name(c) == "item"]
+            if parent is not None
+            else []
         )
         if not rss and not items:  # feedparser may then see no version and call it "not a feed"
             raise _Fallback("RSS 1.0 without items")
