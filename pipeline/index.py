@@ -38,7 +38,7 @@ def _documents(
 ) -> list[SearchDocument]:
     docs = []
     for row in rows:
-        triples = read_record(row.graph)  # ~10x faster than rdflib for the lines it accepts
+        triples = read_record(row.graph)  # _documents ~3x faster than with rdflib's parser
         if triples is None:
             triples = Graph().parse(data=row.graph, format="nt")
         docs.append(document_from_graph(row.iri, triples, names, countries))  # type: ignore[arg-type]
