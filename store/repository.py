@@ -11,6 +11,7 @@ import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -110,15 +111,23 @@ def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any
     if not rows:
         return
     sql, order, processors = _driver_sql(conn, stmt, list(rows[0]))
-    if processors:
-        rows = [
-            {name: (processors[name](value) if name in processors else value) for name, value in row.items()}
-            for row in rows
-        ]
-    if order is not None:
-        conn.exec_driver_sql(sql, [tuple(row[name] for name in order) for row in rows])
-    else:
+    if order is None:  # named parameters (psycopg): the dicts themselves
+        if processors:
+            rows = [{k: (processors[k](v) if k in processors else v) for k, v in row.items()} for row in rows]
         conn.exec_driver_sql(sql, list(rows))
+        return
+    pick = itemgetter(*order)
+    params: list[Any] = [pick(row) for row in rows] if len(order) > 1 else [(row[order[0]],) for row in rows]
+    typed = [(i, processors[name]) for i, name in enumerate(order) if name in processors]
+    if typed:
+        converted = []
+        for values in params:
+            row = list(values)
+            for i, process in typed:
+                row[i] = process(row[i])
+            converted.append(tuple(row))
+        params = converted
+    conn.exec_driver_sql(sql, params)
 
 
 _IN_SQL: dict[tuple[str, int], tuple[Any, str, str, str]] = {}
