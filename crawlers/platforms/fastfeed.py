@@ -422,8 +422,17 @@ _ATOM_DEEP = _ATOM_AUTHOR | _HARMLESS  # handlers allowed below an entry's child
 
 def _atom_content(el: Any) -> str:
     kind = el.get("type")
-    if el.get("src") is not None or el.get("mode") is not None:
-        raise _Fallback(f"atom {el.tag} out of line or with a mode")
+    if el.get("mode") is not None:
+        raise _Fallback(f"atom {el.tag} with a mode")
+    if el.get("src") is not None:  # out-of-line content: feedparser keeps an empty value
+        if (
+            len(el)
+            or (el.text or "").strip()
+            or el.tag != f"{{{ATOM}}}content"
+            or kind in ("xhtml", "html", "text")
+        ):
+            raise _Fallback(f"atom {el.tag} out of line")
+        return ""
     if kind == "xhtml":
         return _xhtml(el)
     if kind not in _ATOM_TYPES:
@@ -555,7 +564,7 @@ def _atom_entry(node: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
             value = _atom_content(child)
             entry["content"] = value
             entry["content_sorted"] = (
-                child.get("type") == "xhtml" or _ATOM_TYPES[child.get("type")] == "text/html"
+                child.get("type") == "xhtml" or _ATOM_TYPES.get(child.get("type")) == "text/html"
             )
             entry.setdefault("summary", value)
         elif name == "link":

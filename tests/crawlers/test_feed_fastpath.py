@@ -139,6 +139,11 @@ _ATOM_ENTRIES = {
     "media_and_summary": '<title>t</title><summary>s</summary><media:group xmlns:media="http://search.yahoo.com/mrss/">'
     "<media:description>d</media:description></media:group>",
     "media_title_first": '<media:group xmlns:media="http://search.yahoo.com/mrss/"><media:title>m</media:title></media:group><title>t</title>',
+    # out-of-line content (src): feedparser keeps an empty value
+    "src_first": '<content type="text/html" src="http://d/x"/><title>t</title><summary>s &lt;b&gt;</summary>'
+    '<link href="http://l"/><author><name>n</name></author><published>2020-01-01T00:00:00Z</published>',
+    "src_pdf_last": '<title>t</title><summary>s</summary><content type="application/pdf" src="http://d/x.pdf"/>',
+    "src_with_text": '<title>t</title><content type="text/html" src="http://d/x">text</content>',
     "xhtml_prefixed": '<content type="xhtml"><x:div xmlns:x="http://www.w3.org/1999/xhtml"><x:p>a</x:p></x:div></content><title>t</title>',
     "xhtml_text_beside": '<title>t</title><content type="xhtml">t <div xmlns="http://www.w3.org/1999/xhtml">a</div></content>',
     "xhtml_svg": '<title>t</title><content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><svg xmlns="http://www.w3.org/2000/svg" '
