@@ -311,7 +311,7 @@ def _end_category(tags: list[tuple[Any, Any, Any]], value: str) -> None:
 _RSS_ITEM = frozenset(
     {"title", "description", "link", "guid", "pubdate", "published", "updated", "category", "author",
      "dc_creator", "dc_author", "itunes_author", "dc_date", "content_encoded", "summary", "itunes_summary",
-     "dc_subject", "language", "dc_language"}
+     "dc_subject", "language", "dc_language", "dcterms_issued", "dcterms_modified", "dcterms_created", "expirationdate"}
 ) | _HARMLESS  # fmt: skip
 
 
@@ -379,9 +379,13 @@ def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
             entry["title"] = _leaf(child)
         elif name in ("description", "summary", "itunes_summary", "content_encoded"):
             _rss_text_block(entry, name, _leaf(child))
-        elif name in ("pubdate", "published"):
+        elif name == "expirationdate":
+            _leaf(child)  # feedparser keeps it as "expired", a field not read here
+        elif name in ("pubdate", "published", "dcterms_issued"):
             entry["published"] = _leaf(child)
-        elif name in ("dc_date", "updated"):
+        elif name == "dcterms_created":
+            entry["created"] = _leaf(child)
+        elif name in ("dc_date", "updated", "dcterms_modified"):
             entry["updated"] = _leaf(child)
         elif name in ("author", "dc_creator", "dc_author", "itunes_author"):
             entry["authors"].append(_author_name(_leaf(child)))
@@ -904,7 +908,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
                 raise _Fallback("applet in HTML (feedparser's sanitiser drops its content)")
         entry["tags"] = [term for term, _, _ in entry["tags"]]
         entry.setdefault("content_sorted", False)
-        for key in ("published", "updated"):
+        for key in ("published", "updated", "created"):
             if key in entry:
                 entry[f"{key}_parsed"] = _parse_date(entry[key])
     return entries, language, bozo

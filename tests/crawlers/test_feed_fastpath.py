@@ -117,6 +117,10 @@ _RSS_ITEMS = {
     "quotes_refs": "<title>t</title><category>a&apos;b</category><category>a&quot;b</category><category>a&#x27;b</category>",
     "quotes_ref_link": "<title>t</title><link>http://a/b&apos;c</link>",
     "hex_refs_plain": "<title>t</title><category>caf&#xe9; &#x41;</category><link>http://a/&#x41;&#x2F;b</link>",
+    "dcterms_dates": '<title>t</title><dcterms:created xmlns:dcterms="http://purl.org/dc/terms/">2019-02-03T04:05:06Z</dcterms:created>'
+    "<expirationDate>Mon, 01 Jan 2030 00:00:00 GMT</expirationDate>",
+    "dcterms_order": '<title>t</title><pubDate>Mon, 01 Jan 2020 00:00:00 GMT</pubDate><dcterms:issued xmlns:dcterms="http://purl.org/dc/terms/">'
+    '2021-01-01</dcterms:issued><dcterms:modified xmlns:dcterms="http://purl.org/dc/terms/">2022-01-01T00:00:00+02:00</dcterms:modified>',
     "whitespace": "<title>\n  t  \n</title><description>  a\n b </description>",
     "script": "<title>t</title><description>&lt;script&gt;alert(1)&lt;/script&gt;x</description>",
     "comment_pi": "<title>t<!-- c --></title><?foo bar?><description>a<!-- c -->b</description>",
