@@ -25,6 +25,7 @@ import codecs
 import contextlib
 import functools
 import itertools
+import logging
 import re
 from typing import Any
 from xml.sax import SAXParseException
@@ -47,6 +48,8 @@ __all__ = [
     "refusal",
     "sorted_attributes",
 ]
+
+log = logging.getLogger("innonet.feed")
 
 ATOM = "http://www.w3.org/2005/Atom"
 _XML_LANG = "{http://www.w3.org/XML/1998/namespace}lang"
@@ -796,6 +799,9 @@ def fast_entries(body: bytes, content_type: str | None) -> FastFeed | None:
     try:
         return _read(body, content_type)
     except _Fallback:
+        return None
+    except Exception:  # noqa: BLE001 - a fast-path bug must not lose a feed feedparser can read
+        log.warning("feed fast path failed; feedparser reads this feed", exc_info=True)
         return None
 
 

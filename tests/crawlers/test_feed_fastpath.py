@@ -16,6 +16,7 @@ import nh3
 import pytest
 from feedparser.encodings import convert_to_utf8
 
+from crawlers.platforms import fastfeed
 from crawlers.platforms.fastfeed import _to_utf8, fast_entries, refusal
 from crawlers.platforms.feed import _undeclared_utf16, parse_feed
 from pipeline.contracts import SourceSpec
@@ -426,3 +427,22 @@ def test_fast_path_equals_feedparser_on_mutated_corpus_feeds(corpus: Path) -> No
                 differing.append(f"{path.name}:{name}")
     assert differing == []
     assert accepted >= 150
+
+
+def test_a_fast_path_bug_falls_back_to_feedparser(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Fault injection: an unexpected error inside the fast path costs speed, never the feed
+    (refusal(), which the tests above use, lets such an error through so they fail on it)."""
+    body = b'<?xml version="1.0"?><rss version="2.0"><channel><item><title>A</title><guid>urn:a</guid></item></channel></rss>'
+
+    def broken(_: object, __: object = None) -> None:
+        raise KeyError("bug")
+
+    monkeypatch.setattr(fastfeed, "_rss_entry", broken)
+    with caplog.at_level("WARNING", logger="innonet.feed"):
+        outcome = parse_feed(body, SOURCE)
+    assert [item.title for item in outcome.items] == ["A"]
+    assert "feed fast path failed" in caplog.text
+    with pytest.raises(KeyError):
+        refusal(body, None)
