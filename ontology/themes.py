@@ -86,8 +86,13 @@ def _scanner() -> tuple[re.Pattern[str], dict[str, URIRef]]:
     for concept in concepts:
         for alternative in _alternatives(concept):
             first = alternative[:1]
-            if not (first.isalnum() and re.escape(first) == first):
-                return _plain_scanner()
+            if not (first.isalnum() and re.escape(first) == first) or alternative[1:2] in (
+                "?",
+                "*",
+                "+",
+                "{",
+            ):
+                return _plain_scanner()  # not a plain first character that every match starts with
             buckets.setdefault(first, []).append((concept, alternative[1:]))
     names: dict[str, URIRef] = {}
     branches = []

@@ -1,0 +1,61 @@
+"""The theme scanner grouped by first character finds exactly what the plain alternation finds.
+
+ontology/themes.py ``_scanner`` regroups the label alternatives by their first character so re can
+skip the groups that cannot start at a position; the plain one-group-per-concept regex is the
+definition. Both are run over every corpus text (title, summary, body, tags) and over generated text.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ontology.concepts import fold, schemes
+from ontology.themes import MAX_CHARS, _plain_scanner, _scanner
+from tests.ontology.test_fast_validation import all_corpus_batches
+
+
+def _hits(scanner_and_names, text: str) -> list[tuple[tuple[int, int], str, str]]:
+    scanner, names = scanner_and_names
+    return [(m.span(), m.group(0), str(names[m.lastgroup or ""])) for m in scanner.finditer(text)]
+
+
+def _labels() -> list[str]:
+    theme = schemes()["theme"]
+    return [label for kinds in theme.labels.values() for values in kinds.values() for label, _ in values]
+
+
+def test_the_grouped_scanner_is_used_and_matches_like_the_plain_one(corpus: Path) -> None:
+    assert _scanner()[0] is not _plain_scanner()[0]
+    raws = [m.raw for batch in all_corpus_batches(corpus) for m in batch if m.raw is not None]
+    texts = [v for r in raws for v in (r.title, r.summary, r.body_html, *r.tags) if v]
+    texts += _labels() + [" ".join(_labels())]  # every label, alone and in running text
+    found = 0
+    for text in texts:
+        folded = fold(text[:MAX_CHARS])
+        want = _hits(_plain_scanner(), folded)
+        assert _hits(_scanner(), folded) == want, text
+        found += len(want)
+        match = _scanner()[0].fullmatch(folded)
+        plain = _plain_scanner()[0].fullmatch(folded)
+        assert (match and _scanner()[1][match.lastgroup or ""]) == (
+            plain and _plain_scanner()[1][plain.lastgroup or ""]
+        )
+    assert found > 100
+
+
+LABEL_WORDS = sorted({word for label in _labels() for word in fold(label).replace("*", "").split()})
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.sampled_from(LABEL_WORDS), st.sampled_from([" ", "-", "s", "en", ".", "x", "'"])),
+        max_size=30,
+    )
+)
+def test_the_grouped_scanner_matches_like_the_plain_one_on_generated_text(parts: list[str]) -> None:
+    text = fold("".join(parts)) if parts else ""
+    assert _hits(_scanner(), text) == _hits(_plain_scanner(), text)
