@@ -26,6 +26,7 @@ from ontology.mapping.common import (
     text,
 )
 from ontology.namespaces import CV, DCTERMS, INNONET, LOCN, RDF, SCHEMA, XSD
+from ontology.triples import plain_literal
 from ontology.uris import item_iri, node_iri
 from pipeline.contracts import RawItem, SourceSpec
 
@@ -82,7 +83,7 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
         g.add((subject, SCHEMA.description, text(summary, language)))
     zone = item.timezone or source.options.get("timezone")
     if zone:
-        g.add((subject, INNONET.timeZone, Literal(zone)))
+        g.add((subject, INNONET.timeZone, plain_literal(zone)))
     if item.all_day and item.start is not None and item.start.tzinfo is None and not zone:
         # An all-day event without a zone is a calendar date, not an instant.
         g.add((subject, SCHEMA.startDate, Literal(item.start.date().isoformat(), datatype=XSD.date)))
@@ -100,7 +101,7 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
         same = iri(extra.get("organizer_id"))
         if same is not None:
             g.add((organiser, SCHEMA.sameAs, same))
-        g.add((organiser, SCHEMA.name, Literal(clean_text(item.organizer) or item.organizer)))
+        g.add((organiser, SCHEMA.name, plain_literal(clean_text(item.organizer) or item.organizer)))
     registration = iri(item.registration_url)
     if registration is not None:
         offer = node_iri(subject, "registration")
@@ -115,7 +116,7 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
         g.add((subject, SCHEMA.image, image))
     add_common(g, subject, item, source, base, language)
     for tag in item.tags:
-        g.add((subject, SCHEMA.keywords, Literal(tag)))
+        g.add((subject, SCHEMA.keywords, plain_literal(tag)))
     themes = add_themes(g, subject, item, source, title=title, summary=summary)
     return MappingResult(subject, g, themes.unmapped_tags)
 
@@ -134,7 +135,7 @@ def _place(g: GraphLike, subject: Any, item: RawItem, source: SourceSpec) -> Non
         if same is not None:
             g.add((place, SCHEMA.sameAs, same))
         if not _i18n(g, place, SCHEMA.name, extra.get("location_name_i18n")) and item.location_name:
-            g.add((place, SCHEMA.name, Literal(clean_text(item.location_name) or item.location_name)))
+            g.add((place, SCHEMA.name, plain_literal(clean_text(item.location_name) or item.location_name)))
         address_parts = extra.get("address") if isinstance(extra.get("address"), dict) else {}
         if item.location_address or address_parts:
             address = node_iri(subject, "address")
@@ -146,7 +147,7 @@ def _place(g: GraphLike, subject: Any, item: RawItem, source: SourceSpec) -> Non
                 for k in ("streetAddress", "postalCode", "addressLocality", "addressCountry")
                 if address_parts.get(k)
             )
-            g.add((address, LOCN.fullAddress, Literal(full)))
+            g.add((address, LOCN.fullAddress, plain_literal(full)))
             for key, props in (
                 ("streetAddress", (SCHEMA.streetAddress, LOCN.thoroughfare)),
                 ("postalCode", (SCHEMA.postalCode, LOCN.postCode)),
@@ -155,7 +156,7 @@ def _place(g: GraphLike, subject: Any, item: RawItem, source: SourceSpec) -> Non
             ):
                 if address_parts.get(key):
                     for prop in props:
-                        g.add((address, prop, Literal(str(address_parts[key]))))
+                        g.add((address, prop, plain_literal(str(address_parts[key]))))
         if item.latitude is not None and item.longitude is not None:
             geo = node_iri(subject, "geo")
             g.add((place, SCHEMA.geo, geo))
