@@ -35,7 +35,7 @@ from elastic_transport import TransportError
 from elasticsearch import ApiError, BadRequestError, Elasticsearch, NotFoundError, OrjsonSerializer
 from pydantic import ValidationError
 
-from search.analysis import MAX_QUERY_TOKENS, analysed, analysed_pair, query_tokens, stemmed
+from search.analysis import analysed_pair, query_tokens, stemmed
 from search.base import SearchBackend, SearchUnavailable
 from search.documents import (
     FACETS,
@@ -61,7 +61,7 @@ STEMMED_FIELDS = {"title_s": "title", "summary_s": "summary", "body_s": "body"}
 #: Each text field and its folded and stemmed fields.
 TEXT_FIELDS = {field: (f"{field}_a", f"{field}_s") for field in ("title", "summary", "body")}
 #: Fields computed from the document for the index only.
-DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "suggest", "year", "collapse_key", "geo"}
+DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "year", "collapse_key", "geo"}
 #: Query-time boosts (the embedded backend uses the same weights).
 SEARCH_FIELDS = ["title_a^3", "summary_a^2", "body_a"]
 STEM_FIELDS = ["title_s^3", "summary_s^2", "body_s"]
@@ -69,8 +69,8 @@ STEM_FIELDS = ["title_s^3", "summary_s^2", "body_s"]
 #: the three folded fields the boost clause cost Elasticsearch ~12 % more CPU per query at
 #: 1M items (docs/search.md, query shapes) and changed no answer of the relevance set.
 EXACT_FIELDS = ["title_a^3"]
-#: Words of a title a suggestion may start at (its first words; bounded index size).
-SUGGEST_TAILS = 8
+#: Terms the last (partial) word of a suggestion prefix may expand to (match_phrase_prefix).
+SUGGEST_EXPANSIONS = 50
 DEFAULT_SEARCH_TIMEOUT = "2s"
 BULK_CHUNK = 1000
 #: Bulk requests in flight at once (bench/bench_search_load.py --ceiling measured 1 vs 2).
@@ -90,15 +90,6 @@ def index_definition() -> dict[str, Any]:
     return json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
 
 
-def suggest_inputs(title: str, folded: str | None = None) -> list[str]:
-    """Completion inputs of a title: its folded words from each of the first words on.
-
-    ``folded``: ``analysed(title)`` when the caller has it (indexing does): the same words.
-    """
-    words = (analysed(title) if folded is None else folded).split()[:MAX_QUERY_TOKENS]
-    return list(dict.fromkeys(" ".join(words[i:]) for i in range(min(len(words), SUGGEST_TAILS))))
-
-
 def to_source(doc: SearchDocument) -> dict[str, Any]:
     """The indexed document: the document as JSON plus its analysed and derived fields.
 
@@ -106,18 +97,12 @@ def to_source(doc: SearchDocument) -> dict[str, Any]:
     ``_source.excludes``): nothing reads them back.
     """
     source = doc.model_dump(mode="json", exclude_none=True)
-    folded_title = ""
     for field, (analysed_field, stemmed_field) in TEXT_FIELDS.items():
         folded, stems = analysed_pair(getattr(doc, field), doc.language)
         if folded:
             source[analysed_field] = folded
         if stems:
             source[stemmed_field] = stems
-        if field == "title":
-            folded_title = folded
-    inputs = suggest_inputs(doc.title, folded_title)
-    if inputs:
-        source["suggest"] = {"input": inputs}
     year = doc.year()
     if year:
         source["year"] = year
@@ -563,7 +548,14 @@ class ElasticsearchBackend(SearchBackend):
         return {b["key"]: int(b["networks"]["value"]) for b in buckets}
 
     def suggest(self, prefix: str, size: int = 10) -> list[Suggestion]:
-        """Completion suggester over the folded title tails."""
+        """Titles whose folded words, from any word on, start with the folded prefix words.
+
+        A ``match_phrase_prefix`` on ``title_a`` (the one analysed field that keeps
+        positions): the embedded backend's FTS5 phrase prefix, same semantics. It replaced
+        a ``completion`` field with one input per title word, which was a third of
+        Elasticsearch's indexing CPU (docs/search.md, indexing cost) and only knew the
+        first 8 words. Shortest titles first, like the embedded backend.
+        """
         words = query_tokens(prefix)
         if not words or size <= 0:
             return []
@@ -571,15 +563,16 @@ class ElasticsearchBackend(SearchBackend):
             response = self._client.search(
                 index=self.alias,
                 source=["title"],
-                suggest={
-                    "titles": {
-                        "prefix": " ".join(words),
-                        "completion": {"field": "suggest", "size": size, "skip_duplicates": False},
+                size=size,
+                timeout=self.search_timeout,
+                query={
+                    "match_phrase_prefix": {
+                        "title_a": {"query": " ".join(words), "max_expansions": SUGGEST_EXPANSIONS}
                     }
                 },
+                sort=[{"_score": {"order": "desc"}}, {"id": {"order": "asc"}}],
             )
-        options = response["suggest"]["titles"][0]["options"]
-        return [Suggestion(id=o["_id"], text=o["_source"]["title"]) for o in options]
+        return [Suggestion(id=h["_id"], text=h["_source"]["title"]) for h in response["hits"]["hits"]]
 
     def related(self, doc_id: str, size: int = 10) -> SearchResult:
         """more_like_this on the stemmed fields; items of other networks score twice as high."""

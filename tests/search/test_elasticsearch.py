@@ -423,7 +423,9 @@ def test_derived_fields_are_searchable_but_not_stored(es_backend: ElasticsearchB
     definition = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
     assert set(definition["mappings"]["_source"]["excludes"]) == es_module.DERIVED_FIELDS
     for field in (*es_module.ANALYSED_FIELDS, *es_module.STEMMED_FIELDS):
-        assert definition["mappings"]["properties"][field]["index_options"] == "freqs"
+        expected = "positions" if field == "title_a" else "freqs"  # title_a: phrase prefixes (suggest)
+        assert definition["mappings"]["properties"][field].get("index_options", "positions") == expected
+    assert "suggest" not in definition["mappings"]["properties"]
     doc = _doc(1, title="Burgerparticipatie in gemeenten", language="nl")
     assert es_backend.upsert([doc]).indexed == 1
     es_backend.refresh()
@@ -437,6 +439,7 @@ def test_derived_fields_are_searchable_but_not_stored(es_backend: ElasticsearchB
     assert [h.id for h in es_backend.search(SearchQuery(q="participatie gemeente")).hits] == [doc.id]
     assert es_backend.search(SearchQuery(filters={"year": ["2024"]})).total == 1
     assert [s.id for s in es_backend.suggest("in gem")] == [doc.id]
+    assert [s.id for s in es_backend.suggest("participatie")] == []  # a word's start, not its middle
     assert es_backend.search(SearchQuery(collapse=True)).total == 1
 
 
