@@ -1,11 +1,11 @@
 """The Elasticsearch search backend: the reference implementation of :class:`SearchBackend`.
 
-- One versioned index ``{alias}-v3`` behind the alias ``{alias}``; reads and writes go
-  through the alias, so a rebuild is a new ``{alias}-v3-{stamp}`` filled from the store and
+- One versioned index ``{alias}-v4`` behind the alias ``{alias}``; reads and writes go
+  through the alias, so a rebuild is a new ``{alias}-v4-{stamp}`` filled from the store and
   an atomic alias swap (:mod:`search.reindex`; no ``_reindex``: the test distribution has
   none, architecture.md §7). Writes refuse an alias on an index of another version, with
   the command that rebuilds it (``innonet index --rebuild``).
-- Settings and mappings come from ``search/mappings/items-v3.json``: server-native parts
+- Settings and mappings come from ``search/mappings/items-v4.json``: server-native parts
   only. Text is analysed in Python (:mod:`search.analysis`) into ``*_a`` (folded) and
   ``*_s`` (stemmed) fields that the built-in ``whitespace`` analyser indexes, so
   Elasticsearch and the embedded backend see the same tokens.
@@ -52,7 +52,7 @@ from search.documents import (
 from search.es_http import HttpError, KeepAliveClient
 from search.queries import distance_km, effective_sort, text_plan
 
-INDEX_VERSION = 3
+INDEX_VERSION = 4
 MAPPING_FILE = Path(__file__).resolve().parent / "mappings" / f"items-v{INDEX_VERSION}.json"
 #: Folded fields (indexed, never returned as part of a document) and their source field.
 ANALYSED_FIELDS = {"title_a": "title", "summary_a": "summary", "body_a": "body"}
@@ -298,8 +298,9 @@ class ElasticsearchBackend(SearchBackend):
         """Refuse to write into an index of another mapping version (SearchUnavailable).
 
         Its fields would be indexed the old way (version 2 kept positions and stored the
-        analysed text), so the fix is a rebuild: a new index from the store and an alias
-        swap, searches served by the old index meanwhile.
+        analysed text; version 3 had a completion field and no positions in title_a, which
+        suggestions now need), so the fix is a rebuild: a new index from the store and an
+        alias swap, searches served by the old index meanwhile.
         """
         mappings = self._client.indices.get_mapping(index=self.alias)
         for name, body in sorted(mappings.items()):
