@@ -17,6 +17,7 @@ import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 
 from rdflib import Graph, Literal, Namespace, URIRef
 from sqlalchemy import Connection, Engine, and_, bindparam, func, insert, or_, select, update
@@ -60,11 +61,13 @@ def ensure_tables(engine: Engine) -> None:
         _READY.add(id(engine))
 
 
+@lru_cache(maxsize=256)  # a batch stamps its members with one or a few timestamps
 def compact(ts: datetime) -> str:
     """``2026-11-25T09:00:00Z`` -> ``20261125T090000Z`` (the version IRI's timestamp)."""
     return ts.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
+@lru_cache(maxsize=256)
 def day_of(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%d")
 
@@ -227,6 +230,7 @@ def tombstone_graph(item: URIRef, version: URIRef, ts: datetime) -> Graph:
     return g
 
 
+@lru_cache(maxsize=256)
 def _iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
