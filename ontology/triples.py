@@ -59,10 +59,12 @@ def _term_nt(term: Node) -> str:
     return term.n3()
 
 
-def nt_line(triple: Triple) -> str:
+def nt_line(triple: Triple, subjects: dict[Node, str] | None = None) -> str:
     """One N-Triples line with its newline, exactly as rdflib's NT serializer (``_nt_row``) writes it.
 
     ~4x cheaper than ``_nt_row``: no method dispatch per term, predicate forms remembered.
+    ``subjects`` remembers subject forms across the lines of one graph (an item's ~25 triples
+    mostly share one subject: one validity check instead of one per line).
     """
     s, p, o = triple
     if type(s) not in _FAST_SUBJECTS or type(o) not in _FAST_OBJECTS or type(p) is not URIRef:
@@ -72,7 +74,13 @@ def nt_line(triple: Triple) -> str:
         pred = _term_nt(p)
         if len(_PREDICATE_NT) < _PREDICATE_NT_MAX:
             _PREDICATE_NT[p] = pred
-    return f"{_term_nt(s)} {pred} {_term_nt(o)} .\n"
+    if subjects is None:
+        subject = _term_nt(s)
+    else:
+        subject = subjects.get(s)
+        if subject is None:
+            subject = subjects[s] = _term_nt(s)
+    return f"{subject} {pred} {_term_nt(o)} .\n"
 
 
 # --- terms without rdflib's cast round trip -----------------------------------------------------------
@@ -227,11 +235,12 @@ class ItemGraph:
     def nt_lines(self) -> list[str]:
         """Each triple's N-Triples line (with newline), in insertion order; rendered once per triple."""
         lines = self._lines
+        subjects: dict[Node, str] = {}
         out = []
         for triple in self._triples:
             line = lines.get(triple)
             if line is None:
-                line = lines[triple] = nt_line(triple)
+                line = lines[triple] = nt_line(triple, subjects)
             out.append(line)
         return out
 
