@@ -223,9 +223,18 @@ class Clusterer:
         self._asked: set[str] = set()
 
     def _known(self, keys: list[str]) -> dict[str, str]:
-        found = {k: self.index[k] for k in keys if k in self.index}
-        found.update({k: self._stored[k] for k in keys if k not in found and k in self._stored})
-        missing = [k for k in keys if k not in found and k not in self._asked]
+        # One pass: this run's index first, then stored keys read ahead, else still to be asked.
+        index, stored, asked = self.index, self._stored, self._asked
+        found: dict[str, str] = {}
+        missing: list[str] = []
+        for k in keys:
+            cluster = index.get(k)
+            if cluster is None:
+                cluster = stored.get(k)
+            if cluster is not None:
+                found[k] = cluster
+            elif k not in asked:
+                missing.append(k)
         if missing and self.lookup is not None:
             found.update(self.lookup(missing))
         return found
