@@ -345,7 +345,7 @@ async def suggest(
     ],
     size: Annotated[int, Query(ge=1, le=20)] = 8,
 ) -> list[SuggestionOut]:
-    """Titles completing the typed words (completion suggester on Elasticsearch, FTS5 prefix embedded)."""
+    """Titles whose words, from any word on, start with the typed words (a phrase prefix on both backends)."""
     found = await run_in_threadpool(backend.suggest, prefix, size)
     return [SuggestionOut(text=s.text, id=s.id) for s in found]
 
