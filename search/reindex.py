@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 
 #: Index settings while a rebuild loads (nothing searches the new index yet).
 LOAD_SETTINGS = {"refresh_interval": "-1", "translog": {"durability": "async"}}
-#: Longest wait for the force-merge before the swap (1M bench items: ~N minutes here); past
+#: Longest wait for the force-merge before the swap (1M bench items: 110 s here, 29 segments -> 1); past
 #: it the rebuild is aborted and the old index keeps serving.
 MERGE_TIMEOUT_S = 3600.0
 #: How often a running force-merge is reported (logged, and to ``merge_progress``).
