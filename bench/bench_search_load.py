@@ -284,7 +284,10 @@ def lua_string(text: str) -> str:
 
 
 def wrk_script(requests: list[tuple[str, str, str | None]], think_ms: float = 0) -> str:
-    """A wrk Lua script cycling through (method, path, body) requests; each thread starts elsewhere.
+    """A wrk Lua script cycling through (method, path, body) requests; wrk's (at most 2) threads
+    start half the list apart, so within a run no thread repeats what the other just sent (a
+    37-request offset, used before, made the second thread repeat the first one's queries: half
+    of a "cold" run's requests were request-cache hits for the bodies that ask for the cache).
     ``think_ms``: each connection waits that long after an answer before its next request
     (wrk's ``delay()``; latency is still measured from the request's send)."""
     rows = ",\n".join(
@@ -299,7 +302,7 @@ local reqs = {{
 local i = 0
 local counter = 0
 function setup(thread)
-  thread:set("i", counter * 37)
+  thread:set("i", counter * {max(1, len(requests) // 2)})
   counter = counter + 1
 end
 function request()
