@@ -42,6 +42,11 @@ def _detect(text: str) -> str | None:
     return found.iso_code_639_1.name.lower() if found is not None else None
 
 
+def forget_detections() -> None:
+    """Drop the per-text cache, for benchmarks that must meet every text for the first time."""
+    _detect.cache_clear()
+
+
 @lru_cache(maxsize=1024)
 def normalise_tag(tag: str | None) -> str | None:
     """``nl_BE`` / ``NL-be`` -> ``nl-be``; anything not shaped like a language tag -> None."""
