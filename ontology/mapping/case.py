@@ -65,7 +65,8 @@ def map_case(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     g.add((subject, RDF.type, INNONET.InnovationCase))
     g.add((subject, RDF.type, SCHEMA.CreativeWork))
     title = clean_text(item.title)
-    summary = clean_text(item.summary) or clean_text(item.body_html)
+    body_text = clean_text(item.body_html)  # also the themes' body: cleaned once
+    summary = clean_text(item.summary) or body_text
     language = item_language(item, source, title, summary)
     if title:
         g.add((subject, DCTERMS.title, text(title, language)))
@@ -115,5 +116,5 @@ def map_case(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     add_common(g, subject, item, source, base, language)
     for tag in item.tags:
         g.add((subject, SCHEMA.keywords, Literal(tag)))
-    themes = add_themes(g, subject, item, source, title=title, summary=summary)
+    themes = add_themes(g, subject, item, source, title=title, summary=summary, body=body_text)
     return MappingResult(subject, g, themes.unmapped_tags + unmapped)

@@ -70,7 +70,8 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     g.add((subject, RDF.type, SCHEMA.Event))
     g.add((subject, RDF.type, CV.PublicEvent))
     title = clean_text(item.title)
-    summary = clean_text(item.summary) or clean_text(item.body_html)
+    body_text = clean_text(item.body_html)  # also the themes' body: cleaned once
+    summary = clean_text(item.summary) or body_text
     language = item_language(item, source, title, summary)
     # Multilingual values: ours (title_i18n) or as the adapter found them (UiTdatabank JSON-LD in extra["jsonld"]).
     found = extra.get("jsonld") if isinstance(extra.get("jsonld"), dict) else {}
@@ -117,7 +118,7 @@ def map_event(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     add_common(g, subject, item, source, base, language)
     for tag in item.tags:
         g.add((subject, SCHEMA.keywords, plain_literal(tag)))
-    themes = add_themes(g, subject, item, source, title=title, summary=summary)
+    themes = add_themes(g, subject, item, source, title=title, summary=summary, body=body_text)
     return MappingResult(subject, g, themes.unmapped_tags)
 
 

@@ -14,6 +14,7 @@ from ontology.mapping.common import (
     add_themes,
     clean_html,
     clean_text,
+    html_text,
     item_graph,
     item_language,
     text,
@@ -58,7 +59,7 @@ def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult
         g.add((subject, _CREATOR, plain_literal(author)))
     for tag in item.tags:
         g.add((subject, _KEYWORDS, plain_literal(tag)))
-    themes = add_themes(g, subject, item, source, title=title, summary=summary)
+    themes = add_themes(g, subject, item, source, title=title, summary=summary, body=html_text(body))
     return MappingResult(subject, g, themes.unmapped_tags)
 
 
