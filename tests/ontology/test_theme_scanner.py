@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ontology.concepts import fold, schemes
-from ontology.themes import MAX_CHARS, _plain_scanner, _scanner
+from ontology.themes import MAX_CHARS, _plain_scanner, _scanner, _text_scanner, scan
 from tests.ontology.test_fast_validation import all_corpus_batches
 
 
@@ -59,3 +59,39 @@ LABEL_WORDS = sorted({word for label in _labels() for word in fold(label).replac
 def test_the_grouped_scanner_matches_like_the_plain_one_on_generated_text(parts: list[str]) -> None:
     text = fold("".join(parts)) if parts else ""
     assert _hits(_scanner(), text) == _hits(_plain_scanner(), text)
+
+
+def _scan_plain(text: str) -> list[tuple[str, str]]:
+    return [(c, word) for _, word, c in _hits(_plain_scanner(), text)]
+
+
+def test_the_text_scanner_is_used_and_finds_what_the_plain_one_finds(corpus: Path) -> None:
+    """``scan`` (separator-first regex over " " + text) = the plain scanner's (concept, text) list."""
+    assert _text_scanner()[2] == 1  # the separator-first form is in use
+    raws = [m.raw for batch in all_corpus_batches(corpus) for m in batch if m.raw is not None]
+    texts = [v for r in raws for v in (r.title, r.summary, r.body_html, *r.tags) if v]
+    texts += _labels() + [" ".join(_labels()), "-".join(_labels()), ".".join(_labels())]
+    found = 0
+    for text in texts:
+        folded = fold(text[:MAX_CHARS])
+        want = _scan_plain(folded)
+        assert [(str(c), w) for c, w in scan(folded)] == want, text
+        found += len(want)
+    assert found > 100
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(LABEL_WORDS),
+            st.sampled_from([" ", "-", "s", "en", ".", "x", "'", "é", "_", "1", "(", "\n", ""]),
+        ),
+        max_size=30,
+    )
+)
+def test_the_text_scanner_matches_like_the_plain_one_on_generated_text(parts: list[str]) -> None:
+    text = fold("".join(parts)) if parts else ""
+    assert [(str(c), w) for c, w in scan(text)] == _scan_plain(text)
+    raw = "".join(parts)  # unfolded too: any character before or after a label
+    assert [(str(c), w) for c, w in scan(raw)] == _scan_plain(raw)
