@@ -148,8 +148,11 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
 def record_rows(items: list[MappedItem], source_id: str, raw_sha256: str | None) -> list[dict[str, Any]]:
     """The records ``Store.upsert_records`` takes for these (clustered) items."""
     for item in items:
-        # Render the provenance lines once on the graph itself: record_nt here and publish's
-        # content + provenance are new graphs that copy cached lines, so each rendered them anew.
+        # Render the content and provenance lines once on the graphs themselves: record_nt here and
+        # publish's content + provenance are new graphs that copy cached lines, so each rendered them
+        # anew (the content's lines were rendered twice: in record_nt's sum, then for its hash).
+        if isinstance(item.content, ItemGraph):
+            item.content.nt_lines()
         item.provenance.nt_lines()
     return [
         {

@@ -57,6 +57,10 @@ def make_engine(url: str) -> Engine:
             # Durable against a crash of the process (the WAL is in the OS); an OS crash or power
             # loss can lose the last commits, never corrupt the database (docs/vocabulary.md "Speed").
             cur.execute("PRAGMA synchronous=NORMAL")
+            # Checkpoint every ~40 MB of WAL (10,000 pages) instead of ~4 MB: a harvest writes ~10 KB
+            # per item, and each checkpoint's fsyncs were most of the commit time. An OS crash or power
+            # loss can then lose up to ~40 MB of the last commits (docs/vocabulary.md "Speed").
+            cur.execute("PRAGMA wal_autocheckpoint=10000")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.close()
 
