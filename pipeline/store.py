@@ -123,24 +123,7 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
         unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
         if unmapped:
             cluster_store.record_unmapped(store.engine, report.source_id, unmapped)
-    for item in items:
-        # Render the provenance lines once on the graph itself: record_nt here and publish's
-        # content + provenance are new graphs that copy cached lines, so each rendered them anew.
-        item.provenance.nt_lines()
-    outcomes = store.upsert_records(
-        [
-            {
-                "iri": str(item.iri),
-                "source_id": report.source_id,
-                "kind": item.kind,
-                "native_id": item.native_id,
-                "graph_nt": record_nt(item),
-                "raw_sha256": raw_sha256,
-                "content_hash": content_hash(item),
-            }
-            for item in items
-        ]
-    )
+    outcomes = store.upsert_records(record_rows(items, report.source_id, raw_sha256))
     for outcome in outcomes:
         report.count(outcome)
 
