@@ -421,7 +421,7 @@ async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any]) 
     straight from Elasticsearch's response; None when the query can match nothing (the
     caller runs :func:`search`).
 
-    No thread hop (aiohttp, :meth:`ElasticsearchBackend.msearch_async`) and no pydantic
+    No thread hop (asyncio streams, :meth:`ElasticsearchBackend.msearch_async`) and no pydantic
     model per hit: ``_source`` is what ``SearchDocument.model_dump(mode="json")`` wrote, so
     its values are already what HitOut would print; only absent keys become nulls/empty
     lists, in HitOut's field order. ``tests/api/test_search_api.py`` compares the bytes
