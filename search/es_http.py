@@ -14,6 +14,7 @@ SearchUnavailable and falls back to the official client (which retries).
 from __future__ import annotations
 
 import asyncio
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 
@@ -27,13 +28,22 @@ MAX_IDLE = 64
 MAX_HEADER_BYTES = 65536
 
 
+@lru_cache(maxsize=16)
+def speaks(base_url: str) -> bool:
+    """Whether :class:`KeepAliveClient` can talk to ``base_url``: plain ``http://`` with a host and
+    no credentials in the URL. Callers check this first, so an ``https://`` or ``user:password@``
+    Elasticsearch URL takes the official client's path instead of failing over on every request."""
+    parts = urlsplit(base_url)
+    return parts.scheme == "http" and bool(parts.hostname) and parts.username is None
+
+
 class KeepAliveClient:
     """POSTs to one ``http://host:port`` over a pool of keep-alive connections (one event loop)."""
 
     def __init__(self, base_url: str, timeout_s: float) -> None:
+        if not speaks(base_url):
+            raise ValueError(f"KeepAliveClient speaks plain http without credentials only, not {base_url!r}")
         parts = urlsplit(base_url)
-        if parts.scheme != "http" or not parts.hostname:
-            raise ValueError(f"KeepAliveClient speaks plain http only, not {base_url!r}")
         self.host = parts.hostname
         self.port = parts.port or 80
         self.timeout_s = timeout_s

@@ -43,6 +43,7 @@ from search.documents import (
     wanted_facets,
 )
 from search.elasticsearch import ElasticsearchBackend, page_search_body
+from search.es_http import speaks
 from search.highlight import highlight
 from search.queries import InvalidCursor, decode_cursor, effective_sort, encode_cursor, text_plan
 
@@ -524,9 +525,10 @@ class SearchFastPath:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/search":
             app = scope.get("app")
             params = _fast_params(scope)
-            if params is not None and app is not None and isinstance(app.state.backend, ElasticsearchBackend):
+            backend = app.state.backend if app is not None else None
+            if params is not None and isinstance(backend, ElasticsearchBackend) and speaks(backend.url):
                 try:
-                    data = await _es_page(app.state.backend, app.state.settings.base_url.rstrip("/"), params)
+                    data = await _es_page(backend, app.state.settings.base_url.rstrip("/"), params)
                 except Exception:  # noqa: BLE001 - the route retries and answers errors in its own shape
                     params = None
                 else:

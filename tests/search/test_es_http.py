@@ -8,7 +8,7 @@ import asyncio
 
 import pytest
 
-from search.es_http import HttpError, KeepAliveClient
+from search.es_http import HttpError, KeepAliveClient, speaks
 
 pytestmark = pytest.mark.integration
 
@@ -134,3 +134,13 @@ def test_elasticsearch_answers_through_it(es_url: str) -> None:
 def test_only_plain_http() -> None:
     with pytest.raises(ValueError, match="plain http"):
         KeepAliveClient("https://127.0.0.1:9200", 1)
+
+
+def test_only_plain_http_urls_without_credentials_take_the_small_client() -> None:
+    assert speaks("http://127.0.0.1:9200")
+    assert speaks("http://es.internal:9200/prefix")
+    assert not speaks("https://es.example.org:9200")
+    assert not speaks("http://elastic:secret@127.0.0.1:9200")
+    assert not speaks("http://")
+    with pytest.raises(ValueError, match="plain http"):
+        KeepAliveClient("https://es.example.org:9200", 1.0)
