@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any
 
 from rdflib import URIRef
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import IntegrityError
 
 from ontology.cluster import Clusterer, ClusterInput
@@ -113,16 +113,7 @@ def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw
         base = base_of(items[0].iri)
         clusterer = store_clusterer(store, base)
         cluster_items(items, clusterer, base)
-        cluster_store.save_clusters(
-            store.engine,
-            clusterer.index,
-            clusterer.signatures,
-            stored_keys=clusterer.stored_keys,
-            stored_signatures=clusterer.stored_signatures,
-        )
-        unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
-        if unmapped:
-            cluster_store.record_unmapped(store.engine, report.source_id, unmapped)
+        _save_clusters(store.engine, clusterer, items, report.source_id)
     outcomes = store.upsert_records(record_rows(items, report.source_id, raw_sha256))
     for outcome in outcomes:
         report.count(outcome)
@@ -232,10 +223,11 @@ def _write(
 
 
 def _save_clusters(
-    conn: Connection, clusterer: StoredClusterer, items: list[MappedItem], source_id: str
+    bind: Engine | Connection, clusterer: StoredClusterer, items: list[MappedItem], source_id: str
 ) -> None:
+    """A batch's new cluster keys and signatures, and its unmapped tags for the partner."""
     cluster_store.save_clusters(
-        conn,
+        bind,
         clusterer.index,
         clusterer.signatures,
         stored_keys=clusterer.stored_keys,
@@ -243,7 +235,7 @@ def _save_clusters(
     )
     unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
     if unmapped:
-        cluster_store.record_unmapped(conn, source_id, unmapped)
+        cluster_store.record_unmapped(bind, source_id, unmapped)
 
 
 def _one_by_one(
