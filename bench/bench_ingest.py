@@ -37,9 +37,8 @@ from ontology.validation import shapes_graph
 from pipeline.contracts import FetchResult, NetworkSpec, RawItem, Registry, SourceReport, SourceSpec
 from pipeline.harvest import process_fetched
 from pipeline.map import MappedItem, map_items
-from pipeline.publish import publish_items
 from pipeline.settings import Settings
-from pipeline.store import cluster_items, store_and_publish, store_items
+from pipeline.store import cluster_items, store_and_publish
 from pipeline.validate import validate_items
 from store.repository import Store
 
@@ -179,8 +178,7 @@ def whole_baseline(tmp: str, sources: list[tuple[SourceSpec, bytes]]) -> tuple[f
                 )
                 if conforms:
                     valid.append(m)
-        store_items(store, valid, report, result.body_sha256)
-        publish_items(store, BASE, valid, report, settings.ldes_page_size)
+        store_and_publish(store, valid, report, result.body_sha256, BASE, settings.ldes_page_size)
         stored += report.counts.get("new", 0) + report.counts.get("updated", 0)
     elapsed = time.perf_counter() - start
     store.close()

@@ -107,18 +107,6 @@ def store_clusterer(store: Store, base: str, conn: Connection | None = None) -> 
     return StoredClusterer(store, base, conn)
 
 
-def store_items(store: Store, items: list[MappedItem], report: SourceReport, raw_sha256: str | None) -> None:
-    """Cluster, upsert every item, count the outcome and record unmapped tags for the partner."""
-    if items:
-        base = base_of(items[0].iri)
-        clusterer = store_clusterer(store, base)
-        cluster_items(items, clusterer, base)
-        _save_clusters(store.engine, clusterer, items, report.source_id)
-    outcomes = store.upsert_records(record_rows(items, report.source_id, raw_sha256))
-    for outcome in outcomes:
-        report.count(outcome)
-
-
 def record_rows(items: list[MappedItem], source_id: str, raw_sha256: str | None) -> list[dict[str, Any]]:
     """The records ``Store.upsert_records`` takes for these (clustered) items."""
     for item in items:
@@ -168,9 +156,9 @@ def store_and_publish(
     """Stages 5 and 7 for one source in ONE transaction: clusters, records, unmapped tags, members.
 
     A record and its member are written together, so a crash never leaves a stored record without
-    its member (or cluster keys without records). The same rules and bytes as ``store_items``
-    followed by ``publish_items`` (tests/store/test_store_publish_once.py compares both on the
-    corpus). A concurrent harvest that stores one of these IRIs or versions first
+    its member (or cluster keys without records). The same rules and bytes as the earlier
+    store-then-publish path in four transactions (tests/store/test_store_publish_once.py compares
+    it with a frozen copy of that path on the corpus). A concurrent harvest that stores one of these IRIs or versions first
     (IntegrityError) makes the writes run again on a fresh read; the clustering itself is not
     redone. Any other failure is logged and the items go one by one (``_one_by_one``), so one bad
     item stays alone and is reported as a RecordError. Returns the new members' version IRIs.
@@ -199,9 +187,7 @@ def store_and_publish(
     except Exception as exc:  # noqa: BLE001 - fall back to one item at a time, so one bad item stays alone
         log.warning("source %s: storing %d items in one transaction failed (%s: %s); storing one by one",
                     report.source_id, len(items), type(exc).__name__, exc)  # fmt: skip
-        if (
-            clustered is None
-        ):  # clustering itself failed: as store_items does, unclustered items are not stored
+        if clustered is None:  # clustering itself failed: unclustered items are never stored
             raise
         return _one_by_one(store, member_log, clustered, items, report, raw_sha256, now)
 

@@ -15,7 +15,7 @@ from ontology.namespaces import INNONET, SCHEMES
 from ontology.themes import classify
 from pipeline.contracts import RawItem, SourceReport, SourceSpec
 from pipeline.map import map_items
-from pipeline.store import store_items
+from pipeline.store import store_and_publish
 from store import clusters as cluster_store
 from store.repository import Store
 from tests.ontology.helpers import BASE, case_item
@@ -148,7 +148,7 @@ def test_store_keeps_every_copy_records_clusters_and_unmapped_tags(tmp_path: Pat
                 [item], source, base=BASE, fetched_at=datetime.now(UTC), raw_sha256=None, mapping_version="1"
             )
             report = SourceReport(source_id=source.id)
-            store_items(store, mapped, report, None)
+            store_and_publish(store, mapped, report, None, BASE)
             assert report.counts["new"] == 1
             graph = Graph().parse(data=store.record(str(mapped[0].iri)).graph, format="nt")
             clusters.append(graph.value(mapped[0].iri, INNONET.cluster))
@@ -164,7 +164,7 @@ def test_store_keeps_every_copy_records_clusters_and_unmapped_tags(tmp_path: Pat
             [item], source, base=BASE, fetched_at=datetime.now(UTC), raw_sha256=None, mapping_version="1"
         )
         report = SourceReport(source_id=source.id)
-        store_items(store, mapped, report, None)
+        store_and_publish(store, mapped, report, None, BASE)
         assert report.counts["unchanged"] == 1
     finally:
         store.close()
