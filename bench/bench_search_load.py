@@ -2,7 +2,7 @@
 
     flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_search_load.py [N]
         [--ceiling 50000] [--seconds 10] [--workers 1] [--keep] [--search-only ALIAS]
-        [--baseline-tree DIR] [--index-only] [--think-ms D] [--only TARGET ...]
+        [--baseline-tree DIR] [--index-only] [--think-ms D] [--rate R ...] [--only TARGET ...]
 
 N items (default 100,000; the issue asks 1,000,000). Needs Elasticsearch at
 INNONET_TEST_ES_URL (default http://127.0.0.1:9200) and ``wrk`` (``apt-get install -y wrk``).
@@ -353,6 +353,63 @@ def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float
     return p50, p99, rate, total
 
 
+OPENLOOP_SRC = Path(__file__).resolve().parent / "openloop" / "main.go"
+
+
+def openloop_binary() -> Path:
+    """bench/openloop/main.go built once per source version into ~/.cache/innonet (needs ``go``)."""
+    import hashlib
+
+    digest = hashlib.sha256(OPENLOOP_SRC.read_bytes()).hexdigest()[:12]
+    binary = Path.home() / ".cache" / "innonet" / f"openloop-{digest}"
+    if not binary.exists():
+        if not shutil.which("go"):
+            raise SystemExit("--rate needs the Go toolchain to build bench/openloop (go build)")
+        binary.parent.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["go", "build", "-o", str(binary), str(OPENLOOP_SRC)], check=True, timeout=600)
+    return binary
+
+
+def open_loop(
+    base: str, requests: list[Request], rate: float, connections: int, seconds: float
+) -> dict[str, float]:
+    """bench/openloop at ``rate`` req/s offered (Poisson arrivals) over at most ``connections``
+    connections: latency from each request's intended start, so queueing is counted. Any error
+    or non-2xx answer fails the bench, as with wrk."""
+    with tempfile.NamedTemporaryFile("wb", suffix=".jsonl", delete=False) as f:
+        for method, path, body in requests:
+            f.write(orjson.dumps({"method": method, "path": path, "body": body}) + b"\n")
+    cmd = [str(openloop_binary()), "-url", base, "-requests", f.name, "-rate", f"{rate:g}"]
+    cmd += ["-connections", str(connections), "-seconds", f"{seconds:g}"]
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 120)
+    finally:
+        os.unlink(f.name)
+    result = orjson.loads(out.stdout)
+    if result["errors"] or result["non_2xx"]:
+        raise SystemExit(f"openloop saw failures on {base}: {result}")
+    return result
+
+
+def run_open_loop(
+    targets: dict[str, str], reqs: dict[str, list[Request]], rate: float, seconds: float, alias: str
+) -> None:
+    """One open-loop run per target at ``rate`` req/s, 20 connections, request cache cleared."""
+    for name, base in targets.items():
+        clear_request_cache(alias)
+        cpu, busy = es_cpu_ms(), machine_busy_ms()
+        r = open_loop(base, reqs[name], rate, 20, seconds)
+        cpu, busy = es_cpu_ms() - cpu, machine_busy_ms() - busy
+        n = max(1, int(r["answered"]))
+        repeats = f" ({n - len(reqs[name]):,} repeated)" if n > len(reqs[name]) else ""
+        print(
+            f"     {LABELS.get(name, name):36} p50 {r['p50_ms']:6.2f} ms  p90 {r['p90_ms']:6.2f}  "
+            f"p99 {r['p99_ms']:7.2f} ms  max {r['max_ms']:7.1f}  {r['achieved_rate']:6.1f} req/s answered "
+            f"of {r['offered_rate']:.1f} offered{repeats}; CPU/request: ES {cpu / n:.2f} ms, machine {busy / n:.2f} ms",
+            flush=True,
+        )
+
+
 @contextmanager
 def serve_alias(alias: str, workers: int = 1, tree: Path | None = None) -> Iterator[str]:
     """The API in its own uvicorn process (``workers`` workers) on the Elasticsearch backend;
@@ -441,12 +498,15 @@ def search_bench(
     baseline_tree: Path | None = None,
     think_ms: float = 0,
     only: list[str] | None = None,
+    rates: list[float] | None = None,
 ) -> None:
     """``baseline_tree``: also the API of another checkout (e.g. ``git archive`` of an older
     commit), measured right after ours on the same queries: a before/after taken minutes
     apart on this shared box differs by more than the change. ``think_ms``: also a run at
     20 connections where each waits that long between requests (an open-ish, moderate load;
-    NOT the closed-loop number). ``only``: these targets only."""
+    NOT the closed-loop number). ``only``: these targets only. ``rates``: also cold runs at each
+    offered rate, open loop (:func:`open_loop`): the latency at a given load, as performance.md's
+    goal states it ("p50 <= 10 ms, p99 <= 50 ms at >= 300 qps"), next to the closed-loop runs."""
     warm = search_requests(alias, QUERIES, 55)
     cold = search_requests(alias, COLD_QUERIES, 56)
     for k, name in enumerate(list(cold)):  # api, _search, _msearch, _msearch split
@@ -509,6 +569,13 @@ def search_bench(
                 flush=True,
             )
             run_targets(targets, cold, 20, seconds, alias, True, think_ms)
+        for rate in rates or ():
+            print(
+                f"  cold, OPEN loop: {rate:g} req/s offered (Poisson arrivals), at most 20 connections, "
+                f"latency from each request's intended start (bench/openloop), {seconds:g}s, {load()}:",
+                flush=True,
+            )
+            run_open_loop(targets, cold, rate, seconds, alias)
 
 
 def main() -> None:
@@ -523,6 +590,13 @@ def main() -> None:
     parser.add_argument("--search-only", metavar="ALIAS", help="only the search part, on an existing alias")
     parser.add_argument(
         "--think-ms", type=float, default=0, help="also 20 connections waiting this long between requests"
+    )
+    parser.add_argument(
+        "--rate",
+        type=float,
+        nargs="*",
+        default=[],
+        help="also cold open-loop runs at these offered req/s (20 connections; needs go)",
     )
     parser.add_argument(
         "--only", nargs="*", help="search targets to run (_search, _msearch, '_msearch split', api)"
@@ -541,7 +615,13 @@ def main() -> None:
     print(f"before: {load()}", flush=True)
     if args.search_only:
         search_bench(
-            args.search_only, args.seconds, args.workers, args.baseline_tree, args.think_ms, args.only
+            args.search_only,
+            args.seconds,
+            args.workers,
+            args.baseline_tree,
+            args.think_ms,
+            args.only,
+            args.rate,
         )
         print(f"after: {load()}")
         return
@@ -561,7 +641,9 @@ def main() -> None:
         )
         assert backend.count() == args.n
         if not args.index_only:
-            search_bench(alias, args.seconds, args.workers, args.baseline_tree, args.think_ms, args.only)
+            search_bench(
+                alias, args.seconds, args.workers, args.baseline_tree, args.think_ms, args.only, args.rate
+            )
     finally:
         if not args.keep:
             names = httpx.get(f"{ES}/_resolve/index/{alias}-v*", timeout=30).json().get("indices", [])
