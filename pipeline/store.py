@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from typing import Any
@@ -29,6 +30,16 @@ from store.members import MemberLog, Publication
 from store.repository import Store, upsert_records_on
 
 log = logging.getLogger("innonet.store")
+
+#: ``store_and_publish`` transactions run again in this process, by reason ("integrity": another
+#: writer stored one of the IRIs or versions first; "clusters": it stored one of the new cluster
+#: keys for another cluster first), and batches that fell back to one item at a time ("one_by_one").
+#: Parallel harvest batches share a store; bench/bench_ingest.py reports these per process.
+RETRIES: Counter[str] = Counter()
+
+
+class StaleClusters(Exception):  # noqa: N818 - a condition, not an error: the batch is clustered again
+    """A concurrent writer stored one of this batch's new cluster keys for another cluster first."""
 
 
 def content_hash(item: MappedItem) -> str:
@@ -66,6 +77,14 @@ def cluster_input(iri: URIRef, raw: RawItem | None) -> ClusterInput:
 
 def base_of(iri: URIRef) -> str:
     return str(iri).split("/id/", 1)[0]
+
+
+def uncluster_items(items: list[MappedItem]) -> None:
+    """Take back what ``cluster_items`` added, before the batch is clustered again."""
+    for item in items:
+        for node in list(item.derived.objects(item.iri, INNONET.cluster)):
+            item.derived.remove((item.iri, INNONET.cluster, node))
+            item.derived.remove((node, RDF.type, INNONET.Cluster))
 
 
 def cluster_items(items: list[MappedItem], clusterer: Clusterer, base: str) -> None:
@@ -160,7 +179,9 @@ def store_and_publish(
     store-then-publish path in four transactions (tests/store/test_store_publish_once.py compares
     it with a frozen copy of that path on the corpus). A concurrent harvest that stores one of these IRIs or versions first
     (IntegrityError) makes the writes run again on a fresh read; the clustering itself is not
-    redone. Any other failure is logged and the items go one by one (``_one_by_one``), so one bad
+    redone, unless that harvest stored one of this batch's new cluster keys for another cluster
+    (``StaleClusters``: clustered again, so copies of one story from parallel batches meet;
+    tests/store/test_concurrent_store.py). Any other failure is logged and the items go one by one (``_one_by_one``), so one bad
     item stays alone and is reported as a RecordError. Returns the new members' version IRIs.
     """
     if not items:
@@ -182,9 +203,15 @@ def store_and_publish(
                     report.count(outcome)
                 return versions
             except IntegrityError:
+                RETRIES["integrity"] += 1
                 continue  # another writer stored one of these IRIs or versions meanwhile: read again
+            except StaleClusters:
+                RETRIES["clusters"] += 1
+                uncluster_items(items)  # cluster again on a fresh read, as if this writer came second
+                clustered = None
         raise RuntimeError(f"could not store {len(items)} items after 5 attempts")
     except Exception as exc:  # noqa: BLE001 - fall back to one item at a time, so one bad item stays alone
+        RETRIES["one_by_one"] += 1
         log.warning("source %s: storing %d items in one transaction failed (%s: %s); storing one by one",
                     report.source_id, len(items), type(exc).__name__, exc)  # fmt: skip
         if clustered is None:  # clustering itself failed: unclustered items are never stored
@@ -201,8 +228,15 @@ def _write(
     raw_sha256: str | None,
     now: datetime | None,
 ) -> tuple[list[Outcome], list[str]]:
-    """Every write of ``store_and_publish`` on one connection (the caller's transaction)."""
-    _save_clusters(conn, clusterer, items, report.source_id)
+    """Every write of ``store_and_publish`` on one connection (the caller's transaction).
+
+    Clustering read the stored keys before this transaction wrote (SQLite takes its write lock at
+    the first write); a key a parallel batch stored since, for another cluster, makes the batch's
+    clusters stale (two copies of one story would stay apart): ``StaleClusters`` rolls back.
+    """
+    taken = _save_clusters(conn, clusterer, items, report.source_id)
+    if taken:
+        raise StaleClusters(f"{len(taken)} new cluster keys were stored meanwhile, e.g. {taken[0]}")
     outcomes = upsert_records_on(conn, record_rows(items, report.source_id, raw_sha256), now)
     versions = member_log.publish_many_on(conn, publications(items, report.source_id), now)
     return outcomes, [v for v in versions if v]
@@ -210,9 +244,12 @@ def _write(
 
 def _save_clusters(
     bind: Engine | Connection, clusterer: StoredClusterer, items: list[MappedItem], source_id: str
-) -> None:
-    """A batch's new cluster keys and signatures, and its unmapped tags for the partner."""
-    cluster_store.save_clusters(
+) -> list[str]:
+    """A batch's new cluster keys and signatures, and its unmapped tags for the partner.
+
+    Returns the new keys a concurrent writer stored first for another cluster (``save_clusters``).
+    """
+    taken = cluster_store.save_clusters(
         bind,
         clusterer.index,
         clusterer.signatures,
@@ -222,6 +259,7 @@ def _save_clusters(
     unmapped = {tag: str(item.iri) for item in items for tag in item.unmapped}
     if unmapped:
         cluster_store.record_unmapped(bind, source_id, unmapped)
+    return taken
 
 
 def _one_by_one(

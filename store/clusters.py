@@ -77,11 +77,16 @@ def save_clusters(
     *,
     stored_keys: Iterable[str] | None = None,
     stored_signatures: Iterable[str] | None = None,
-) -> None:
+) -> list[str]:
     """Remember new keys and signatures (existing ones are never reassigned).
 
     ``stored_keys``/``stored_signatures``: what the caller has just read from the store (the
     clusterer's lookups); those are left out before the store is asked which of the rest it has.
+
+    Returns the new keys that a concurrent writer stored first for ANOTHER cluster (empty when
+    every new key was inserted, which the insert's row count tells without a read): the caller's
+    clustering read the store before that writer's commit and must be redone. Rows go in key order,
+    so two PostgreSQL writers with shared keys wait for each other instead of deadlocking.
     """
     # Core executemany inserts (one statement per table), not one ORM object per key.
     stored = {key[:600]: cluster for key, cluster in keys.items()}  # as the column keeps them
@@ -90,16 +95,22 @@ def save_clusters(
     have_sigs = set(stored_signatures or ())
     sig_candidates = {c: sig for c, sig in signatures.items() if c not in have_sigs}
     if not candidates and not sig_candidates:
-        return
-    new_keys = [{"key": k, "cluster": c} for k, c in candidates.items()]
+        return []
+    new_keys = [{"key": k, "cluster": c} for k, c in sorted(candidates.items())]
     new_signatures = [
         {"cluster": cluster, "signature": [str(v) for v in signature]}
-        for cluster, signature in sig_candidates.items()
+        for cluster, signature in sorted(sig_candidates.items())
     ]
     keys_stmt, sigs_stmt = _inserts(bind.dialect.name)
     with _transaction(bind) as conn:
-        driver_executemany(conn, keys_stmt, new_keys)  # hundreds of string rows per batch
+        inserted = driver_executemany(conn, keys_stmt, new_keys)  # hundreds of string rows per batch
         driver_executemany(conn, sigs_stmt, new_signatures)  # JSON through its bind processor
+        if inserted == len(new_keys):
+            return []
+        # Some key was there already: ours unless a concurrent writer's (it has committed: SQLite
+        # holds our write lock now, PostgreSQL's ON CONFLICT waited for that writer's transaction).
+        now_stored = lookup_keys(conn, candidates)
+        return sorted(k for k, cluster in now_stored.items() if cluster != candidates[k])
 
 
 def _inserts(dialect: str) -> tuple[Any, Any]:

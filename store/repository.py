@@ -104,22 +104,23 @@ def _driver_sql(conn: Connection, stmt: Any, keys: Sequence[str]) -> tuple[str, 
     return cached[1], cached[2], cached[3]
 
 
-def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> None:
+def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any]]) -> int:
     """``conn.execute(stmt, rows)`` straight to the driver's executemany: the same stored values.
 
     SQLAlchemy processes every parameter set in Python (~6 µs a row, plus per-statement setup);
     here the statement is compiled once per dialect, with the dialect's own parameter style
     (SQLite ``?``, psycopg ``%(name)s``), and only the typed columns go through SQLAlchemy's own
     bind processors (e.g. a datetime on SQLite becomes the same text ``conn.execute`` writes).
+    Returns the driver's row count, summed over the rows (sqlite3 and psycopg both sum it; an
+    ON CONFLICT DO NOTHING row that found its key taken counts 0), -1 if the driver cannot tell.
     """
     if not rows:
-        return
+        return 0
     sql, order, processors = _driver_sql(conn, stmt, list(rows[0]))
     if order is None:  # named parameters (psycopg): the dicts themselves
         if processors:
             rows = [{k: (processors[k](v) if k in processors else v) for k, v in row.items()} for row in rows]
-        conn.exec_driver_sql(sql, list(rows))
-        return
+        return conn.exec_driver_sql(sql, list(rows)).rowcount
     pick = itemgetter(*order)
     params: list[Any] = [pick(row) for row in rows] if len(order) > 1 else [(row[order[0]],) for row in rows]
     typed = [(i, processors[name]) for i, name in enumerate(order) if name in processors]
@@ -131,7 +132,7 @@ def driver_executemany(conn: Connection, stmt: Any, rows: Sequence[dict[str, Any
                 row[i] = process(row[i])
             converted.append(tuple(row))
         params = converted
-    conn.exec_driver_sql(sql, params)
+    return conn.exec_driver_sql(sql, params).rowcount
 
 
 _IN_SQL: dict[tuple[str, int], tuple[Any, str, str, str]] = {}
