@@ -230,20 +230,49 @@ def ceiling(m: int) -> None:
             print(f"| {label} | {size} | {senders} | {m / took:,.0f} | {megabytes / took:.1f} |", flush=True)
 
 
+class CpuUse:
+    """CPU per document of a load: this process (all threads) inside the timed parts, and
+    Elasticsearch's whole process from the first timed part to the last (its merges between
+    batches included), so a number taken on a loaded machine can be told apart from a slower path."""
+
+    def __init__(self) -> None:
+        self.python_s = 0.0
+        self.es_first: int | None = None
+        self.es_last = 0
+
+    @contextmanager
+    def timed(self) -> Iterator[None]:
+        if self.es_first is None:
+            self.es_first = es_cpu_ms()
+        start = time.process_time()
+        try:
+            yield
+        finally:
+            self.python_s += time.process_time() - start
+            self.es_last = es_cpu_ms()
+
+    def line(self, n: int) -> str:
+        es_ms = self.es_last - (self.es_first or 0)
+        return f"Python {self.python_s / n * 1e6:.0f} us, Elasticsearch {es_ms / n * 1e3:.0f} us; {load()}"
+
+
 def raw_load(n: int, name: str) -> float:
     """Seconds for a raw `_bulk` load of the N documents (the baseline), refresh and settings restore."""
     took = 0.0
+    cpu = CpuUse()
     with httpx.Client(timeout=300) as client:
         create_index(client, name, LOAD_SETTINGS)
         for batch in batches(n):
             chunks = payloads(batch, BULK_CHUNK)
             t = time.perf_counter()
-            send_all(client, name, chunks, BULK_SENDERS)
+            with cpu.timed():
+                send_all(client, name, chunks, BULK_SENDERS)
             took += time.perf_counter() - t
         t = time.perf_counter()
         client.put(f"{ES}/{name}/_settings", json={"index": serving_settings()}).raise_for_status()
         client.post(f"{ES}/{name}/_refresh").raise_for_status()
         took += time.perf_counter() - t
+    print(f"raw _bulk CPU per document: {cpu.line(n)}", flush=True)
     return took
 
 
@@ -255,11 +284,14 @@ def our_load(n: int, backend: ElasticsearchBackend) -> float:
     rebuild = AliasRebuild(backend)
     rebuild.begin()
     took = time.perf_counter() - t
+    cpu = CpuUse()
     for batch in batches(n):
         t = time.perf_counter()
-        report = rebuild.load(batch)
+        with cpu.timed():
+            report = rebuild.load(batch)
         took += time.perf_counter() - t
         assert not report.errors, report.errors[:3]
+    print(f"ours (load, before the swap) CPU per document: {cpu.line(n)}", flush=True)
     merged = rebuild.merge
     merge_s = 0.0
 

@@ -274,43 +274,51 @@ def stemmed(text: str | None, language: str | None) -> str:
     return _joined(text.split(), _STEMMED[lang], lambda chunk: _chunk_terms(chunk, lang))
 
 
-_first = itemgetter(0)
-_second = itemgetter(1)
-#: Per language (None: not analysed), chunk -> (folded string, stemmed string).
-_PAIRS: dict[str | None, dict[str, tuple[str, str]]] = {lang: {} for lang in (*LANGUAGES, None)}
+#: Per language (None: not analysed), chunk -> its folded tokens joined by spaces, and chunk ->
+#: its stemmed-field tokens joined by spaces, each followed by one space ("" for none): a field is
+#: then one ``itemgetter`` call over the text's chunks (a C loop of dict lookups; the chunk's
+#: hash, computed by the first lookup, is kept in the string for the second) and one join,
+#: with no filter and no per-chunk tuple; the trailing space is cut once at the end.
+_FOLDED_SP: dict[str | None, dict[str, str]] = {lang: {} for lang in (*LANGUAGES, None)}
+_STEMMED_SP: dict[str | None, dict[str, str]] = {lang: {} for lang in (*LANGUAGES, None)}
+
+
+def _fill_pairs(chunks: list[str], lang: str | None) -> None:
+    """Put the chunks missing from the language's two caches into both (emptied first when full)."""
+    folded_cache, stemmed_cache = _FOLDED_SP[lang], _STEMMED_SP[lang]
+    if len(folded_cache) > CHUNK_CACHE_SIZE:
+        folded_cache.clear()
+        stemmed_cache.clear()
+    for chunk in chunks:
+        if chunk in folded_cache and chunk in stemmed_cache:
+            continue
+        folded = " ".join(_chunk_tokens(chunk))
+        stems = folded if lang is None else " ".join(_chunk_terms(chunk, lang))
+        folded_cache[chunk] = f"{folded} " if folded else ""
+        stemmed_cache[chunk] = f"{stems} " if stems else ""
 
 
 def analysed_pair(text: str | None, language: str | None) -> tuple[str, str]:
-    """``(analysed(text), stemmed(text, language))`` with one cache lookup per chunk.
+    """``(analysed(text), stemmed(text, language))``: what indexing calls for each text field.
 
-    What indexing calls for each text field: the two fields of a text come from the same
-    chunks, and the lookups (hashing each chunk, a probe into a large dict) are most of the
-    cost of analysing a document once the caches are warm.
+    Per whitespace chunk (exact, see :func:`tokens`), from two caches whose values end with a
+    space: ``itemgetter(*chunks)`` looks every chunk up in C and ``"".join`` glues the values;
+    the lookups (hashing each chunk, a probe into a large dict) are most of the cost of
+    analysing a document once the caches are warm. (A single chunk: the getter returns its
+    string, and joining a string's characters gives the string back.)
     """
     if not text:
         return "", ""
-    lang = language_of(language)
-    cache_ = _PAIRS[lang]
     chunks = text.split()
+    if not chunks:
+        return "", ""
+    lang = language_of(language)
+    get = itemgetter(*chunks)
     try:
-        pairs = list(map(cache_.__getitem__, chunks))
+        return "".join(get(_FOLDED_SP[lang]))[:-1], "".join(get(_STEMMED_SP[lang]))[:-1]
     except KeyError:
-        if len(cache_) > CHUNK_CACHE_SIZE:
-            cache_.clear()
-        pairs = []
-        for chunk in chunks:
-            pair = cache_.get(chunk)
-            if pair is None:
-                folded = " ".join(_chunk_tokens(chunk))
-                pair = cache_[chunk] = (
-                    folded,
-                    folded if lang is None else " ".join(_chunk_terms(chunk, lang)),
-                )
-            pairs.append(pair)
-    return (
-        " ".join(filter(None, map(_first, pairs))),
-        " ".join(filter(None, map(_second, pairs))),
-    )
+        _fill_pairs(chunks, lang)
+        return "".join(get(_FOLDED_SP[lang]))[:-1], "".join(get(_STEMMED_SP[lang]))[:-1]
 
 
 def query_groups(q: str | None, languages: list[str] | None = None) -> list[list[str]]:

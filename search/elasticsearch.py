@@ -325,18 +325,6 @@ class ElasticsearchBackend(SearchBackend):
         ``target``: a concrete index instead of the alias (a rebuild fills its new index so).
         """
         report = IndexReport()
-        ready: list[SearchDocument] = []
-        for position, raw in enumerate(docs):
-            try:
-                ready.append(_validated(raw))
-            except (ValidationError, ValueError, TypeError) as exc:
-                report.errors.append(IndexError_(id=_raw_id(raw, position), reason=_invalid_reason(exc)))
-        if not ready:
-            return report
-        if target is None:
-            self._ensure_once()
-        if self._senders is None:
-            self._senders = ThreadPoolExecutor(BULK_SENDERS, thread_name_prefix="es-bulk")
         in_flight: deque[Future[tuple[int, list[IndexError_]]]] = deque()
 
         def collect(future: Future[tuple[int, list[IndexError_]]]) -> None:
@@ -345,15 +333,29 @@ class ElasticsearchBackend(SearchBackend):
             report.errors.extend(errors)
 
         try:
-            for start in range(0, len(ready), BULK_CHUNK):
+            # Each chunk is validated and encoded just before it is sent, so Elasticsearch starts
+            # on the first chunk while Python prepares the next ones (validating the whole batch
+            # first left it idle for that long on every call).
+            for start in range(0, len(docs), BULK_CHUNK):
                 chunk = []
-                for doc in ready[start : start + BULK_CHUNK]:
+                for position, raw in enumerate(docs[start : start + BULK_CHUNK], start):
+                    try:
+                        doc = _validated(raw)
+                    except (ValidationError, ValueError, TypeError) as exc:
+                        report.errors.append(
+                            IndexError_(id=_raw_id(raw, position), reason=_invalid_reason(exc))
+                        )
+                        continue
                     try:
                         chunk.append((doc.id, ndjson_index(doc)))
                     except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in the text
                         report.errors.append(IndexError_(id=doc.id, reason=f"not encodable as JSON: {exc}"))
                 if not chunk:
                     continue
+                if target is None:
+                    self._ensure_once()
+                if self._senders is None:
+                    self._senders = ThreadPoolExecutor(BULK_SENDERS, thread_name_prefix="es-bulk")
                 if len(in_flight) >= BULK_SENDERS:
                     collect(in_flight.popleft())
                 in_flight.append(

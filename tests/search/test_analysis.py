@@ -96,3 +96,22 @@ def test_the_pair_indexing_uses_equals_the_two_fields(texts: list[str]) -> None:
                 round_,
                 text,
             )
+
+
+def test_the_pair_caches_are_bounded_and_stay_exact(
+    texts: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(analysis, "CHUNK_CACHE_SIZE", 50)
+    for lang in analysis._FOLDED_SP:
+        analysis._FOLDED_SP[lang].clear()
+        analysis._STEMMED_SP[lang].clear()
+    longest = max(len(text.split()) for text in texts[:800])
+    for i, text in enumerate(texts[:800]):
+        lang = LANGS[i % len(LANGS)]
+        assert analysed_pair(text, lang) == (reference_folded(text), reference_stemmed(text, lang))
+        key = language_of(lang)
+        assert len(analysis._FOLDED_SP[key]) <= 50 + 1 + longest  # emptied on the first miss when full
+        assert analysis._FOLDED_SP[key].keys() == analysis._STEMMED_SP[key].keys()
+    one_word = {"Société": ("societe", "societ"), "  de  ": ("de", ""), " \t ": ("", "")}
+    for text, pair in one_word.items():  # a single chunk: the getter returns a string, not a tuple
+        assert analysed_pair(text, "fr") == pair
