@@ -15,6 +15,7 @@ from pipeline.contracts import FetchResult, RecordError, SourceReport, SourceSpe
 from pipeline.fetch import fetch_sources
 from pipeline.follow import finish_follow, map_for, prepare_follow
 from pipeline.health import Tracker
+from pipeline.heap import settle_long_lived
 from pipeline.map import map_items
 from pipeline.parse import parse_fetched, platform_defaults
 from pipeline.registry import listed_sources, load_registry, sync_listed_sources
@@ -90,6 +91,8 @@ def process_fetched(
         report.fail_record(error)
     # stored and published in one transaction: a record never without its member
     store_and_publish(store, valid, report, result.body_sha256, settings.base_url, settings.ldes_page_size)
+    if valid:  # once per process, when mappers, shapes and store statements are loaded
+        settle_long_lived()  # the long-lived heap leaves full GC passes (pipeline/heap.py)
     finish_follow(store, settings, source, result, parsed, report)  # platform ldes: deletions, state
     notes = parsed.warnings + warnings
     report.status = "partial" if report.errors or parsed.warnings else "ok"
