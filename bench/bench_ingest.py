@@ -251,6 +251,11 @@ def whole_path(n: int, profile: bool) -> None:
 
 
 def main() -> None:
+    if any(a.startswith("--parallel") for a in sys.argv[1:]):  # N batch processes on one store
+        from bench.ingest_parallel import main as parallel_main
+
+        parallel_main(sys.argv[1:])
+        return
     numbers = [int(a) for a in sys.argv[1:] if a.isdigit()]
     n = numbers[0] if numbers else 1000
     print(f"load average: {os.getloadavg()}")

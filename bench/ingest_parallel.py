@@ -1,0 +1,378 @@
+"""The whole ingest path in N OS processes writing ONE store, as the harvest DAG's parallel batches do.
+
+``python -m bench.bench_ingest N --parallel[=P]`` (P default 2; ``--rounds=R`` default 2). The same
+sources as ``bench_ingest``'s whole path (distinct sources, one per corpus feed copy, until N items;
+copies of one feed are syndicated copies of each other, so their items share cluster keys) are
+split round-robin into P shares, one per process, like ``plan``'s batches; each process runs what
+a ``harvest_batch`` task runs after the fetch: ``process_fetched`` then ``save_run`` per source.
+
+Per run: a fresh store holding the registry and the archived payloads (the fetch stage's output);
+the processes (spawned: their own interpreter, engine and connections, as Airflow task processes)
+import everything, warm up on their own store (shapes, lexicons, language models, statements) and
+wait at a barrier; the clock runs from the barrier to the end of the last process. The same
+sources are run by 1 process and by P processes alternately (R rounds each) on each backend: SQLite
+(a temp file) and PostgreSQL when ``INNONET_TEST_PG_URL`` is set (``eval "$(bash
+scripts/postgres.sh start)"``; a fresh database per run). Printed per run: items/s, the ratio P / 1
+(same invocation), the CPU the processes used (of 2 cores), ``pipeline.store.RETRIES`` (store
+transactions run again) and the write-lock clock: per write transaction, the time its first write
+statement took (on SQLite: mostly waiting for the database's single write lock) and how long it
+then held the lock until the connection went back to the pool (commit included).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+SourceBody = tuple[Any, bytes]  # (SourceSpec, feed bytes)
+
+
+@dataclass
+class LockClock:
+    """Per write transaction of one engine: its first write's duration and how long it held on after.
+
+    SQLite (pysqlite's implicit BEGIN) takes the database's write lock at a transaction's first
+    INSERT/UPDATE/DELETE and keeps it until the commit; the connection goes back to the pool
+    right after, so first write start -> checkin is the lock's span for that transaction.
+    """
+
+    first_write: list[float] = field(default_factory=list)
+    held: list[float] = field(default_factory=list)
+    _open: dict[int, float] = field(default_factory=dict)
+    _started: dict[int, float] = field(default_factory=dict)
+
+    def attach(self, engine: Engine) -> None:
+        event.listen(engine, "before_cursor_execute", self._before)
+        event.listen(engine, "after_cursor_execute", self._after)
+        event.listen(engine, "checkin", self._checkin)
+
+    def _before(self, _conn: Any, cursor: Any, statement: str, *_: Any) -> None:
+        key = id(cursor.connection)
+        if key not in self._open and key not in self._started and _is_write(statement):
+            self._started[key] = time.perf_counter()
+
+    def _after(self, _conn: Any, cursor: Any, *_: Any) -> None:
+        key = id(cursor.connection)
+        started = self._started.pop(key, None)
+        if started is not None:
+            now = time.perf_counter()
+            self.first_write.append(now - started)
+            self._open[key] = now
+
+    def _checkin(self, dbapi_connection: Any, _record: Any) -> None:
+        opened = self._open.pop(id(dbapi_connection), None)
+        if opened is not None:
+            self.held.append(time.perf_counter() - opened)
+
+
+def _is_write(statement: str) -> bool:
+    return statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
+
+
+@dataclass
+class WorkerResult:
+    items: int
+    sources: int
+    end: float  # time.perf_counter() at the end (CLOCK_MONOTONIC: one clock for all processes)
+    cpu: float  # this process's CPU seconds over the timed part
+    retries: dict[str, int]
+    first_write: list[float]
+    held: list[float]
+    statuses: dict[str, int]
+
+
+def _fetch_result(spec: Any, body: bytes, now: datetime) -> Any:
+    import hashlib
+
+    from pipeline.contracts import FetchResult
+
+    return FetchResult(
+        source_id=spec.id, url=spec.url, status=200, ok=True, content_type="application/xml",
+        body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body), fetched_at=now,
+    )  # fmt: skip
+
+
+def _run_batch(settings: Any, store: Any, sources: list[SourceBody], now: datetime) -> tuple[int, Counter]:
+    """What a harvest_batch task does per fetched source: process it, save its run."""
+    from pipeline.harvest import process_fetched
+
+    items, statuses = 0, Counter()
+    for spec, body in sources:
+        result = _fetch_result(spec, body, now)
+        report = process_fetched(settings, store, spec, result)
+        report.finished_at = datetime.now(UTC)
+        store.save_run(report, http_status=200, duration_ms=1)
+        items += report.counts.get("new", 0) + report.counts.get("updated", 0)
+        statuses[report.status] += 1
+    return items, statuses
+
+
+def _worker(
+    url: str,
+    warm_url: str,
+    data_dir: str,
+    share: list[SourceBody],
+    warm: list[SourceBody],
+    start: Any,
+    out: Any,
+) -> None:
+    """One batch process: warm up on its own store, wait for the others, run its share on the shared one."""
+    try:
+        from bench.bench_ingest import NOW, fresh_text_caches
+        from pipeline.settings import Settings
+        from pipeline.store import RETRIES
+        from store.repository import Store
+
+        settings = Settings(data_dir=Path(data_dir), base_url="http://innonet.test")  # type: ignore[call-arg]
+        warm_store = Store(warm_url)
+        _run_batch(settings, warm_store, warm, NOW)  # imports, shapes, lexicons, models, statements
+        warm_store.close()
+        store = Store(url)
+        clock = LockClock()
+        clock.attach(store.engine)
+        with store.engine.connect():  # one connection open (pragmas run), as a running task has
+            pass
+        fresh_text_caches()
+        RETRIES.clear()
+        start.wait(300)
+        cpu0 = time.process_time()
+        items, statuses = _run_batch(settings, store, share, NOW)
+        end = time.perf_counter()
+        cpu = time.process_time() - cpu0
+        store.close()
+        out.put(
+            WorkerResult(
+                items=items, sources=len(share), end=end, cpu=cpu, retries=dict(RETRIES),
+                first_write=clock.first_write, held=clock.held, statuses=dict(statuses),
+            )
+        )  # fmt: skip
+    except BaseException as exc:  # noqa: BLE001 - the parent prints it and stops
+        import traceback
+
+        start.abort()  # the parent and the other processes stop waiting
+        out.put(f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}")
+
+
+@contextmanager
+def _pg_database(admin_url: str):  # noqa: ANN202 - a context manager of a URL
+    """A fresh PostgreSQL database on the server of ``admin_url`` (a superuser URL), dropped after."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    admin = make_url(admin_url)
+    conninfo = admin.set(drivername="postgresql").render_as_string(hide_password=False)
+    name = f"innonet_bench_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield admin.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _prepare(url: str, sources: list[SourceBody]) -> None:
+    """The registry and the archived payloads: what plan and the fetch stage leave for the batches."""
+    from pipeline.contracts import NetworkSpec, Registry
+    from store import clusters, members
+    from store.repository import Store
+
+    store = Store(url)
+    store.sync_registry(
+        Registry(networks=[NetworkSpec(id="bench-net", name="bench")], sources=[s for s, _ in sources])
+    )
+    for spec, body in sources:
+        store.save_payload(body, spec.url, "application/xml")
+    clusters.ensure_tables(store.engine)
+    members.ensure_tables(store.engine)
+    store.close()
+
+
+@dataclass
+class RunResult:
+    processes: int
+    items: int
+    wall: float
+    cpu: float
+    retries: Counter
+    first_write: list[float]
+    held: list[float]
+    statuses: Counter
+    load: tuple[float, float, float]
+    machine: float  # cores busy on the whole machine over the run (/proc/stat: others' work included)
+    server: float  # cores the PostgreSQL server's processes used over the run (0 on SQLite)
+
+    @property
+    def rate(self) -> float:
+        return self.items / self.wall
+
+
+def run_once(
+    url: str, warm_urls: list[str], tmp: str, sources: list[SourceBody], processes: int
+) -> RunResult:
+    """One timed run: ``sources`` split round-robin into ``processes`` shares on the store at ``url``."""
+    _prepare(url, sources)
+    for warm_url in dict.fromkeys(warm_urls):
+        _prepare(warm_url, [s for i, w in enumerate(warm_urls) if w == warm_url for s in WARM[i]])
+    context = multiprocessing.get_context("spawn")
+    start, out = context.Barrier(processes + 1), context.Queue()
+    shares = [sources[i::processes] for i in range(processes)]
+    workers = [
+        context.Process(
+            target=_worker,
+            args=(url, warm_urls[i], str(Path(tmp) / f"data{i}"), shares[i], WARM[i], start, out),
+        )
+        for i in range(processes)
+    ]
+    for w in workers:
+        w.start()
+    try:
+        start.wait(600)
+    except threading.BrokenBarrierError:
+        raise RuntimeError(f"a batch process failed: {out.get(timeout=60)}") from None
+    began, ticks, server = time.perf_counter(), _cpu_ticks(), _postgres_ticks()
+    answers = [out.get(timeout=1800) for _ in workers]
+    busy, total = (b - a for a, b in zip(ticks, _cpu_ticks(), strict=True))
+    server = _postgres_ticks() - server
+    for w in workers:
+        w.join(60)
+    for answer in answers:
+        if isinstance(answer, str):
+            raise RuntimeError(f"a batch process failed: {answer}")
+    ends = [a.end for a in answers]
+    return RunResult(
+        processes=processes,
+        items=sum(a.items for a in answers),
+        wall=max(ends) - began,
+        cpu=sum(a.cpu for a in answers),
+        retries=sum((Counter(a.retries) for a in answers), Counter()),
+        first_write=[x for a in answers for x in a.first_write],
+        held=[x for a in answers for x in a.held],
+        statuses=sum((Counter(a.statuses) for a in answers), Counter()),
+        load=os.getloadavg(),
+        machine=(os.cpu_count() or 1) * busy / max(total, 1),
+        server=server / os.sysconf("SC_CLK_TCK") / (max(ends) - began),
+    )
+
+
+def _postgres_ticks() -> int:
+    """utime + stime of every running ``postgres`` process (the server's backends and helpers)."""
+    ticks = 0
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
+        if name == "postgres":
+            ticks += int(rest[11]) + int(rest[12])  # fields 14 and 15 of proc(5): utime, stime
+    return ticks
+
+
+def _cpu_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all cores since boot, from /proc/stat (idle and iowait are not busy)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return sum(values) - values[3] - values[4], sum(values)
+
+
+#: Each worker's warm-up sources (set by ``parallel_mode``; passed to the spawned processes).
+WARM: list[list[SourceBody]] = []
+
+
+def _fmt(run: RunResult, base: RunResult | None) -> str:
+    ratio = f"x{run.rate / base.rate:.2f}" if base is not None else "  -  "
+    held, first = sum(run.held), sum(run.first_write)
+    n = max(1, len(run.held))
+    retries = ", ".join(f"{k} {v}" for k, v in sorted(run.retries.items())) or "none"
+    return (
+        f"  {run.processes} proc  {run.rate:7.0f} items/s  {ratio:>6}  wall {run.wall:6.2f} s"
+        f"  cpu {run.cpu / run.wall:4.2f} cores"
+        + (f" + server {run.server:4.2f}" if run.server else "")
+        + f" (machine {run.machine:4.2f})"
+        f"  | write txns {len(run.held):4d}  first write {1000 * first / n:6.2f} ms avg (sum {first:5.2f} s)"
+        f"  held {1000 * held / n:5.2f} ms avg (max {1000 * max(run.held, default=0):6.1f}, sum {held:5.2f} s"
+        f" = {held / run.wall:4.2f} of wall)"
+        f"  | retries: {retries}  | load {run.load[0]:.2f}"
+    )
+
+
+def parallel_mode(n: int, processes: int, rounds: int) -> None:
+    from bench.bench_ingest import corpus_feeds, whole_sources
+
+    feeds = corpus_feeds()
+    sources = whole_sources(feeds, n, "src")
+    WARM.clear()
+    WARM.extend(whole_sources(feeds, 60, f"warm{i}") for i in range(max(processes, 1)))
+    backends = [("sqlite", None)]
+    pg = os.environ.get("INNONET_TEST_PG_URL")
+    if pg:
+        backends.append(("postgresql", pg))
+    total = sum(1 for _ in sources)
+    print(f"load average: {os.getloadavg()}  cores: {os.cpu_count()}")
+    print(
+        f"whole ingest path per source (process_fetched + save_run), {total} sources, ~{n} items, "
+        f"1 process vs {processes} processes on one store, {rounds} rounds alternating"
+    )
+    if not pg:
+        print(
+            '  (INNONET_TEST_PG_URL not set: SQLite only; eval "$(bash scripts/postgres.sh start)" for PostgreSQL)'
+        )
+    for backend, admin in backends:
+        print(f"{backend}:")
+        best: dict[int, RunResult] = {}
+        for r in range(rounds):
+            one: RunResult | None = None
+            for procs in (1, processes):
+                with tempfile.TemporaryDirectory() as tmp:
+                    if admin is None:
+                        url = f"sqlite:///{tmp}/store.sqlite3"
+                        warm_urls = [f"sqlite:///{tmp}/warm{i}.sqlite3" for i in range(procs)]
+                        run = run_once(url, warm_urls, tmp, sources, procs)
+                    else:
+                        with _pg_database(admin) as url, _pg_database(admin) as warm_url:
+                            run = run_once(url, [warm_url] * procs, tmp, sources, procs)
+                if run.statuses.keys() - {"ok", "partial"}:
+                    print(f"  !! statuses: {dict(run.statuses)}")
+                print(f" round {r + 1}" + _fmt(run, one if procs != 1 else None))
+                one = run if procs == 1 else one
+                if procs not in best or run.rate > best[procs].rate:
+                    best[procs] = run
+        if processes in best and 1 in best:
+            print(
+                f"  best: 1 proc {best[1].rate:.0f} items/s, {processes} procs {best[processes].rate:.0f} items/s"
+                f"  (x{best[processes].rate / best[1].rate:.2f})"
+            )
+    print(f"load average: {os.getloadavg()}")
+
+
+def main(argv: list[str]) -> None:
+    numbers = [int(a) for a in argv if a.isdigit()]
+    n = numbers[0] if numbers else 1000
+    processes, rounds = 2, 2
+    for a in argv:
+        if a.startswith("--parallel="):
+            processes = int(a.split("=", 1)[1])
+        if a.startswith("--rounds="):
+            rounds = int(a.split("=", 1)[1])
+    parallel_mode(n, processes, rounds)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
