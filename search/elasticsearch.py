@@ -234,20 +234,8 @@ class ElasticsearchBackend(SearchBackend):
         failure raises SearchUnavailable and the caller falls back to the sync path, which
         retries and words the error as before.
         """
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._session_loop is not loop or self._session.closed:
-            self._session = KeepAliveClient(self.url, self._timeout_s)
-            self._session_loop = loop
         payload = b"".join(MSEARCH_HEADER_LINE + orjson.dumps(body) + b"\n" for body in bodies)
-        try:
-            status, raw = await self._session.post(self._msearch_path, payload, b"application/x-ndjson")
-        except HttpError as exc:
-            raise SearchUnavailable(f"Elasticsearch not reachable at {self.url} (search): {exc}") from exc
-        if status != 200:
-            raise SearchUnavailable(
-                f"Elasticsearch at {self.url} refused search on {self.alias!r}: HTTP {status}"
-            )
-        out = orjson.loads(raw)["responses"]
+        out = orjson.loads(await self.post_async(self._msearch_path, payload))["responses"]
         for item in out:
             if "error" in item:
                 raise SearchUnavailable(
@@ -255,6 +243,24 @@ class ElasticsearchBackend(SearchBackend):
                     f"HTTP {item.get('status', 0)} {_item_reason(item['error'])}"
                 )
         return out
+
+    async def post_async(self, path: str, payload: bytes) -> bytes:
+        """The answer bytes of an NDJSON POST to ``path`` (e.g. :attr:`_msearch_path`) over this
+        event loop's keep-alive client; SearchUnavailable when unreachable or not HTTP 200.
+        The API's fast path sends its prepared ``_msearch`` bytes with this."""
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._session_loop is not loop or self._session.closed:
+            self._session = KeepAliveClient(self.url, self._timeout_s)
+            self._session_loop = loop
+        try:
+            status, raw = await self._session.post(path, payload, b"application/x-ndjson")
+        except HttpError as exc:
+            raise SearchUnavailable(f"Elasticsearch not reachable at {self.url} (search): {exc}") from exc
+        if status != 200:
+            raise SearchUnavailable(
+                f"Elasticsearch at {self.url} refused search on {self.alias!r}: HTTP {status}"
+            )
+        return raw
 
     async def aclose(self) -> None:
         """Close the async hot path's connections (the app's shutdown; :meth:`close` closes the rest)."""

@@ -16,6 +16,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from search.analysis import query_groups, query_tokens
@@ -38,13 +39,23 @@ class TextPlan:
 
 
 def text_plan(query: SearchQuery) -> TextPlan | None:
-    """The plan for ``query.q``, or None when there is no text constraint at all."""
+    """The plan for ``query.q``, or None when there is no text constraint at all.
+
+    One search asks for its plan up to three times (the body, the sort, the highlights), and
+    popular words come back: plans are kept per (text, analysis, language filter). The plan
+    is shared, so its lists are read, never changed, by its users."""
     if query.q is None or not query.q.strip():
         return None
-    exact = query_tokens(query.q)
-    if query.analysis == "fold":
+    languages = query.filters.get("language")
+    return _plan(query.q, query.analysis, tuple(languages) if languages else None)
+
+
+@lru_cache(maxsize=4096)
+def _plan(q: str, analysis: str, languages: tuple[str, ...] | None) -> TextPlan:
+    exact = query_tokens(q)
+    if analysis == "fold":
         return TextPlan(groups=[[t] for t in exact], stemmed=False, exact=exact)
-    groups = query_groups(query.q, query.filters.get("language"))
+    groups = query_groups(q, list(languages) if languages else None)
     if not groups and exact:  # only stop words: match them as they are written
         return TextPlan(groups=[[t] for t in exact], stemmed=False, exact=exact)
     return TextPlan(groups=groups, stemmed=True, exact=exact)

@@ -144,3 +144,72 @@ def test_only_plain_http_urls_without_credentials_take_the_small_client() -> Non
     assert not speaks("http://")
     with pytest.raises(ValueError, match="plain http"):
         KeepAliveClient("https://es.example.org:9200", 1.0)
+
+
+def test_answers_arriving_in_pieces_are_put_together() -> None:
+    """The client parses as bytes arrive (a Protocol): a header, chunk-size line, chunk data or
+    the closing chunk cut anywhere, chunk extensions and trailers, still give the same answer."""
+    answers = [
+        b"HTTP/1.1 200 OK\r\nContent-Length: 11\r\n\r\nhello world",
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n6;x=y\r\n world\r\n0\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nB\r\nhello world\r\n0\r\nX-Trailer: 1\r\n\r\n",
+    ]
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        try:
+            for answer in answers * 2:
+                await _read_request(reader)
+                step = 1 if connections == 1 else 7
+                for i in range(0, len(answer), step):
+                    writer.write(answer[i : i + step])
+                    await writer.drain()
+                    await asyncio.sleep(0.001)
+        except asyncio.IncompleteReadError:
+            pass
+        writer.close()
+
+    async def run() -> None:
+        server, url = await _serve(handler)
+        client = KeepAliveClient(url, 5)
+        for _ in range(len(answers) * 2):
+            assert await client.post("/", b"q", b"text/plain") == (200, b"hello world")
+        assert connections == 1  # every answer complete, so the connection was kept
+        await client.close()
+        server.close()
+
+    asyncio.run(run())
+
+
+def test_a_malformed_answer_is_an_error_and_its_connection_is_dropped() -> None:
+    connections = 0
+
+    async def handler(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal connections
+        connections += 1
+        await _read_request(reader)
+        if connections == 1:
+            writer.write(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n")
+        elif connections == 2:  # extra bytes after a complete answer: not reused
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokEXTRA")
+        else:
+            writer.write(b"SMTP ready\r\n\r\n")
+        await writer.drain()
+        await asyncio.sleep(0.5)
+        writer.close()
+
+    async def run() -> None:
+        server, url = await _serve(handler)
+        client = KeepAliveClient(url, 5)
+        with pytest.raises(HttpError, match="ValueError"):
+            await client.post("/", b"a", b"text/plain")
+        assert await client.post("/", b"b", b"text/plain") == (200, b"ok")
+        assert client._idle == []
+        with pytest.raises(HttpError, match="not an HTTP/1.x answer"):
+            await client.post("/", b"c", b"text/plain")
+        assert connections == 3
+        server.close()
+
+    asyncio.run(run())
