@@ -102,48 +102,48 @@ def _is_string(value: Node) -> bool:
     return value.datatype is None or value.datatype == XSD.string
 
 
-def _news_conforms(props: dict[Node, set[Node]]) -> bool:
+def _news_conforms(props: dict[Node, list[Node]]) -> bool:
     """NewsArticleShape with no result, including its warning (a missing publication date)."""
-    headlines = props.get(SCHEMA.headline, set())
+    headlines = props.get(SCHEMA.headline, ())
     if len(headlines) != 1:
         return False
     (headline,) = headlines
     if not _is_string(headline) or not 1 <= len(str(headline)) <= 2000:
         return False
-    urls = props.get(SCHEMA.url, set())
+    urls = props.get(SCHEMA.url, ())
     if len(urls) > 1 or not all(isinstance(u, URIRef) for u in urls):
         return False
-    published = props.get(SCHEMA.datePublished, set())
+    published = props.get(SCHEMA.datePublished, ())
     if len(published) > 1 or not all(_is_datetime(v) for v in published):
         return False
-    sources = props.get(DCTERMS.source, set())
+    sources = props.get(DCTERMS.source, ())
     if len(sources) != 1 or not all(isinstance(v, URIRef) for v in sources):
         return False
-    networks = props.get(INNONET.network, set())
+    networks = props.get(INNONET.network, ())
     if not networks or not all(isinstance(v, URIRef) for v in networks):
         return False
-    harvested = props.get(PROV.generatedAtTime, set())
+    harvested = props.get(PROV.generatedAtTime, ())
     return len(harvested) == 1 and all(_is_datetime(v) for v in harvested)
 
 
-def _provenance_conforms(props: dict[Node, set[Node]]) -> bool:
+def _provenance_conforms(props: dict[Node, list[Node]]) -> bool:
     """ProvenanceShape (targets subjects of innonet:mappingVersion)."""
-    runs = props.get(PROV.wasGeneratedBy, set())
+    runs = props.get(PROV.wasGeneratedBy, ())
     if len(runs) > 1 or not all(isinstance(v, URIRef) for v in runs):
         return False
-    times = props.get(PROV.generatedAtTime, set())
+    times = props.get(PROV.generatedAtTime, ())
     if not all(isinstance(v, Literal | URIRef) and ZONE_PATTERN.search(str(v)) for v in times):
         return False
-    return len(props.get(INNONET.networkChain, set())) <= 1
+    return len(props.get(INNONET.networkChain, ())) <= 1
 
 
-def _concepts_conform(props: dict[Node, set[Node]]) -> bool:
+def _concepts_conform(props: dict[Node, list[Node]]) -> bool:
     """ConceptsShape (targets subjects of any concept predicate): every value one of our concepts."""
     for predicate, pattern in CONCEPT_PATTERNS.items():
-        values = props.get(predicate, set())
+        values = props.get(predicate, ())
         if not all(isinstance(v, URIRef) and pattern.search(str(v)) for v in values):
             return False
-    return len(props.get(INNONET.lifecycleStage, set())) <= 1
+    return len(props.get(INNONET.lifecycleStage, ())) <= 1
 
 
 def owned(item: URIRef, subject: Node) -> bool:
@@ -175,18 +175,20 @@ def _proven(item: URIRef, triples: Iterable[Triple]) -> bool | None:
     """None if not proven; else whether the no-publication-date warning applies."""
     if not isinstance(item, URIRef):
         return None
-    subjects: dict[Node, dict[Node, set[Node]]] = {}
-    predicates: set[Node] = set()
+    # Objects in lists, not sets: a set hashes every literal (rdflib's Literal.__hash__ is Python
+    # code). The same answer for distinct triples (``item_triples``: per subject and predicate the
+    # objects are then distinct, so a list has the set's length); a repeated triple only makes a
+    # list longer, which can turn a proof into "not proven" (pySHACL decides), never the reverse.
+    subjects: dict[Node, dict[Node, list[Node]]] = {}
     for s, p, o in triples:
-        predicates.add(p)
-        subjects.setdefault(s, {}).setdefault(p, set()).add(o)
-    if _SUBCLASS_OF in predicates:
+        subjects.setdefault(s, {}).setdefault(p, []).append(o)
+    if any(_SUBCLASS_OF in sprops for sprops in subjects.values()):
         return None  # class targets would reach further than this module looks
     props = subjects.get(item)
     if props is None:
         return None
     for subject, sprops in subjects.items():
-        targeted_types = sprops.get(_TYPE, set()) & TARGET_CLASSES
+        targeted_types = TARGET_CLASSES.intersection(sprops.get(_TYPE, ()))
         is_item = isinstance(subject, URIRef) and str.__eq__(subject, item)
         # Any other focus node (a place, a nested event, a concept holder) is pySHACL's job.
         if not is_item and (targeted_types or TARGET_SUBJECTS_OF.intersection(sprops)):
@@ -202,8 +204,8 @@ def _proven(item: URIRef, triples: Iterable[Triple]) -> bool | None:
     return SCHEMA.datePublished not in props
 
 
-def targeted_types_of(props: dict[Node, set[Node]]) -> set[Node]:
-    return props.get(RDF.type, set()) & TARGET_CLASSES
+def targeted_types_of(props: dict[Node, list[Node]]) -> frozenset[Node]:
+    return TARGET_CLASSES.intersection(props.get(RDF.type, ()))
 
 
 def batch_proofs(items: Sequence[tuple[URIRef, list[Triple]]]) -> list[list[str] | None]:
@@ -218,24 +220,32 @@ def batch_proofs(items: Sequence[tuple[URIRef, list[Triple]]]) -> list[list[str]
     """
     if not enabled():
         return [None] * len(items)
-    mentions: dict[Node, set[int]] = {}
+    # Each item's distinct nodes (subjects, IRI objects) once; mentions[node]: the items naming it,
+    # each listed once (an item's nodes are a set).
+    nodes_of: list[set[Node]] = []
+    mentions: dict[Node, list[int]] = {}
     for index, (_, triples) in enumerate(items):
-        for s, _, o in triples:
-            mentions.setdefault(s, set()).add(index)
-            if isinstance(o, URIRef):
-                mentions.setdefault(o, set()).add(index)
+        nodes = {s for s, _, _ in triples}
+        nodes.update([o for _, _, o in triples if isinstance(o, URIRef)])
+        nodes_of.append(nodes)
+        for node in nodes:
+            mentions.setdefault(node, []).append(index)
     out: list[list[str] | None] = []
-    for index, (item, triples) in enumerate(items):
+    for (item, triples), nodes in zip(items, nodes_of, strict=True):
         # The item's own nodes as its triples name them (a node it never names cannot affect it):
-        # ``owned`` inlined, one cheap prefix test per node before the call.
-        own = {n for s, _, o in triples for n in (s, o) if str.startswith(n, item) and owned(item, n)}
-        shared = any(mentions.get(n, {index}) != {index} for n in own)
+        # shared when another item names one of them too. ``owned`` after a cheap prefix test.
+        shared = any(len(mentions[n]) > 1 for n in nodes if str.startswith(n, item) and owned(item, n))
         out.append(None if shared else proven_warnings(item, triples))
     return out
 
 
 def item_triples(*graphs: Graph) -> list[Triple]:
     """The distinct triples of an item's graphs (content + provenance), as pySHACL sees their union."""
+    if len(graphs) == 2 and type(graphs[0]) is ItemGraph and type(graphs[1]) is ItemGraph:
+        # Each ItemGraph's triples are distinct already: hash only the second graph's (a triple's
+        # hash calls rdflib's Python Literal.__hash__), against the first one's own dict.
+        first = graphs[0]._triples  # noqa: SLF001 - the container's own set
+        return [*first, *(t for t in graphs[1]._triples if t not in first)]  # noqa: SLF001
     seen: set[Triple] = set()
     for graph in graphs:
         # An ItemGraph iterates its triples directly (the same ones, in the same order, as the
