@@ -655,7 +655,7 @@ _UTF8_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>"
 def _to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, dict[str, Any]]:
     """feedparser's ``convert_to_utf8`` (bytes, result), without its cost for the common UTF-8 case.
 
-    For a body with no BOM or sniffed marker, whose content type (none, or an application XML
+    For a body with no BOM (but UTF-8's) or sniffed marker, whose content type (none, or an application XML
     type with no charset or charset utf-8) and XML declaration lead feedparser to try UTF-8 first,
     and that decodes as UTF-8, feedparser's result is the body with its declaration replaced by its
     own (or its own prepended): built here from the bytes, without the str round trip and the
@@ -677,15 +677,20 @@ def _to_utf8(body: bytes, content_type: str | None) -> tuple[bytes, dict[str, An
             "utf-8",
         ):
             return _convert(headers, body)
+    original = body
+    if body.startswith(codecs.BOM_UTF8):
+        # feedparser drops a UTF-8 BOM and reads the rest as below (its BOM encoding is utf-8, the
+        # same first choice); anything the rest does not pass below goes to its function whole.
+        body = body[len(codecs.BOM_UTF8) :]
     if body.startswith(_UNSNIFFED_STARTS):
-        return _convert(headers, body)
+        return _convert(headers, original)
     declared = encodings.RE_XML_PI_ENCODING.match(body)
     if declared and declared.group(1).decode("utf-8", "replace").lower() != "utf-8":
-        return _convert(headers, body)
+        return _convert(headers, original)
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return _convert(headers, body)
+        return _convert(headers, original)
     declaration = encodings.RE_XML_DECLARATION.match(text)
     if declaration:
         data = _UTF8_DECLARATION + body[len(declaration.group(0).encode("utf-8")) :]

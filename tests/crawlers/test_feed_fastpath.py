@@ -368,6 +368,14 @@ def test_utf8_shortcut_is_feedparsers_conversion(corpus: Path, content_type: str
         b'<?xml version="1.0" encoding="utf-8"?><rss>\xed\xa0\x80</rss>',
         b"\n<?xml version='1.0'?><rss/>",
         b"\xef\xbb\xbf<rss/>",
+        b"\xef\xbb\xbf<?xml version='1.0' encoding='utf-8'?>\n<rss>caf\xc3\xa9</rss>",
+        b'\xef\xbb\xbf<?xml version="1.0"?><rss/>',
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-8"?><rss>caf\xe9</rss>',
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="iso-8859-1"?><rss>caf\xe9</rss>',
+        b'\xef\xbb\xbf<?xml version="1.0" encoding="utf-16"?><rss/>',
+        b"\xef\xbb\xbf\xef\xbb\xbf<rss/>",
+        b"\xef\xbb\xbf\xff\xfe<\x00r\x00/\x00>\x00",
+        b"\xef\xbb\xbf\n<?xml version='1.0'?><rss/>",
     ]
     headers = {"content-type": content_type} if content_type else {}
     for body in bodies:
