@@ -77,12 +77,14 @@ FLOOR_ENV = "INNONET_BENCH_FLOOR_FILE"
 def floor_app() -> Any:
     """ASGI app for ``uvicorn --factory bench.bench_api_overhead:floor_app``: ``GET /f?I`` posts
     the I-th prepared ``_msearch`` (path, payload) from the file named by $INNONET_BENCH_FLOOR_FILE
-    to Elasticsearch with the API's keep-alive client and answers its bytes as they are."""
+    to Elasticsearch with the API's keep-alive client and answers its bytes as they are;
+    ``GET /s?I`` answers the same bytes from memory (uvicorn's hop alone, no Elasticsearch)."""
     from search.es_http import KeepAliveClient
 
     spec = orjson.loads(Path(os.environ[FLOOR_ENV]).read_bytes())
     requests = [(path, payload.encode()) for path, payload in spec["requests"]]
     clients: dict[int, KeepAliveClient] = {}
+    answers: dict[int, bytes] = {}
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -92,8 +94,11 @@ def floor_app() -> Any:
             return
         loop_id = id(asyncio.get_running_loop())
         client = clients.get(loop_id) or clients.setdefault(loop_id, KeepAliveClient(spec["es"], 10.0))
-        path, payload = requests[int(scope["query_string"] or b"0")]
-        _, data = await client.post(path, payload, b"application/x-ndjson")
+        i = int(scope["query_string"] or b"0")
+        data = answers.get(i) if scope["path"] == "/s" else None
+        if data is None:  # /f: forward; /s (static) the first time
+            _, data = await client.post(*requests[i], b"application/x-ndjson")
+            answers[i] = data
         await send(
             {
                 "type": "http.response.start",
@@ -110,18 +115,17 @@ def floor_app() -> Any:
 
 
 @contextmanager
-def serve_floor(spec_file: Path) -> Iterator[str]:
-    """The floor app under uvicorn, started as bench/uvicorn_proc.py starts the API."""
+def serve_uvicorn(app: str, env: dict[str, str], flags: list[str], ready: str) -> Iterator[str]:
+    """``uvicorn --factory APP`` with uvloop and httptools plus ``flags`` (stdout to /dev/null)."""
     port = free_port()
-    cmd = [sys.executable, "-m", "uvicorn", "--factory", "bench.bench_api_overhead:floor_app"]
-    cmd += ["--port", str(port), "--log-level", "warning", "--no-access-log"]
+    cmd = [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port), *flags]
     cmd += ["--loop", "uvloop", "--http", "httptools"]
-    proc = subprocess.Popen(cmd, env=dict(os.environ, **{FLOOR_ENV: str(spec_file)}), cwd=REPO)
+    proc = subprocess.Popen(cmd, env=dict(os.environ, **env), cwd=REPO, stdout=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
             try:
-                httpx.get(f"{url}/f?0", timeout=2)
+                httpx.get(f"{url}{ready}", timeout=2)
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
@@ -129,6 +133,24 @@ def serve_floor(spec_file: Path) -> Iterator[str]:
     finally:
         proc.terminate()
         proc.wait(timeout=20)
+
+
+def serve_floor(spec_file: Path) -> Any:
+    """The floor app, started with the flags bench/uvicorn_proc.py gives the API."""
+    flags = ["--log-level", "warning", "--no-access-log"]
+    return serve_uvicorn("bench.bench_api_overhead:floor_app", {FLOOR_ENV: str(spec_file)}, flags, "/f?0")
+
+
+def serve_api_access_log(alias: str, data_dir: str) -> Any:
+    """The API as the Dockerfile's CMD starts it (uvicorn's default logging: an access log
+    line per request, here to /dev/null), with uvloop and httptools named."""
+    env = {
+        "INNONET_DATA_DIR": data_dir,
+        "INNONET_SEARCH_BACKEND": "elasticsearch",
+        "INNONET_ES_URL": ES,
+        "INNONET_ES_INDEX": alias,
+    }
+    return serve_uvicorn("api.main:app_factory", env, [], "/health")
 
 
 # -- a minimal blocking keep-alive client (the same cost for every target) --------------------
@@ -368,6 +390,11 @@ def main() -> None:
     parser.add_argument("--profile", action="store_true", help="cProfile of the in-process loop")
     parser.add_argument("--no-in-process", action="store_true")
     parser.add_argument(
+        "--access-log",
+        action="store_true",
+        help="also the API with uvicorn's default access log (the Dockerfile's CMD)",
+    )
+    parser.add_argument(
         "--vary-order",
         action="store_true",
         help="each round sends the parameters in another order (the API's prepared-request cache misses)",
@@ -395,8 +422,12 @@ def main() -> None:
         spec.write_bytes(orjson.dumps({"es": ES, "requests": [(p, b.decode()) for p, b in es_reqs]}))
         urls = {"es": ES, "api": stack.enter_context(serve_alias(ALIAS))}
         urls["floor"] = stack.enter_context(serve_floor(spec))
+        urls["static"] = urls["floor"]
         if args.baseline_tree is not None:
             urls["api-base"] = stack.enter_context(serve_alias(ALIAS, tree=args.baseline_tree))
+        if args.access_log:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+            urls["api-accesslog"] = stack.enter_context(serve_api_access_log(ALIAS, data_dir))
         conns = {name: Conn(url) for name, url in urls.items()}
         n_v = len(variants)
         targets = {
@@ -407,11 +438,16 @@ def main() -> None:
             "api": (conns["api"], [[conns["api"].get(f"/search?{qs}") for qs in v] for v in variants]),
             "floor": (conns["floor"], [[conns["floor"].get(f"/f?{i}") for i in range(len(qss))]] * n_v),
         }
-        if "api-base" in conns:
-            targets["api-base"] = (
-                conns["api-base"],
-                [[conns["api-base"].get(f"/search?{qs}") for qs in v] for v in variants],
-            )
+        targets["static"] = (
+            conns["static"],
+            [[conns["static"].get(f"/s?{i}") for i in range(len(qss))]] * n_v,
+        )
+        for name in ("api-base", "api-accesslog"):
+            if name in conns:
+                targets[name] = (
+                    conns[name],
+                    [[conns[name].get(f"/search?{qs}") for qs in v] for v in variants],
+                )
         print(
             f"paired run: {len(qss)} queries x {args.rounds} rounds, warm (request cache), one connection "
             f"per target, order rotating per query; highlight={str(args.highlight).lower()}; "
@@ -428,12 +464,13 @@ def main() -> None:
             row = f"| {name} | {pct(values, 0.5):.0f} | {pct(values, 0.9):.0f} |"
             row += " |  |" if name == "es" else f" {pct(diffs, 0.5):.0f} | {pct(diffs, 0.9):.0f} |"
             print(row)
-        if "api-base" in times:
-            base_diff = [a - b for a, b in zip(times["api"], times["api-base"], strict=True)]
-            print(
-                f"api - api-base (paired, per query): median {pct(base_diff, 0.5):.0f} µs, "
-                f"p10 {pct(base_diff, 0.1):.0f} µs, p90 {pct(base_diff, 0.9):.0f} µs"
-            )
+        for name in ("api-base", "api-accesslog"):
+            if name in times:
+                other = [a - b for a, b in zip(times["api"], times[name], strict=True)]
+                print(
+                    f"api - {name} (paired, per query): median {pct(other, 0.5):.0f} µs, "
+                    f"p10 {pct(other, 0.1):.0f} µs, p90 {pct(other, 0.9):.0f} µs"
+                )
         api_floor = [a - f for a, f in zip(times["api"], times["floor"], strict=True)]
         print(
             f"api - floor (our Python beyond forwarding bytes): median {pct(api_floor, 0.5):.0f} µs, "

@@ -543,6 +543,21 @@ _HIT_DEFAULTS: tuple[tuple[str, Any], ...] = (
 )
 
 
+#: A hit with every field at its default, in HitOut's order (copied, then filled from ``_source``).
+_HIT_TEMPLATE: dict[str, Any] = {
+    "id": None,
+    "doc": None,
+    **dict(_HIT_DEFAULTS),
+    "location": None,
+    "score": None,
+    "distance_km": None,
+    "shared_by": None,
+    "highlight": None,
+}
+#: The ``_source`` keys a hit takes as they are (plus ``location``, reshaped).
+_SOURCE_KEYS = frozenset({"id", *(name for name, _ in _HIT_DEFAULTS), "location"})
+
+
 async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any] | EsRequest) -> bytes | None:
     """The JSON bytes :func:`search` + ``_json`` give for fast-path parameters ``p`` (or the
     request :func:`es_request` made of them), built straight from Elasticsearch's response;
@@ -573,9 +588,14 @@ async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any] |
         src = hit["_source"]
         doc_id = src["id"]
         path = doc_id.removeprefix(base) if doc_id.startswith(base) else None
-        hit_out = {"id": doc_id, "doc": f"{base}{doc_path(path)}" if path else doc_id}
-        for name, default in _HIT_DEFAULTS:
-            hit_out[name] = src.get(name, default)
+        if src.keys() <= _SOURCE_KEYS:  # always, for what to_source writes: copy + update in C
+            hit_out = _HIT_TEMPLATE.copy()
+            hit_out.update(src)  # existing keys keep the template's (HitOut's) order
+        else:
+            hit_out = {"id": doc_id, "doc": None}
+            for name, default in _HIT_DEFAULTS:
+                hit_out[name] = src.get(name, default)
+        hit_out["doc"] = f"{base}{doc_path(path)}" if path else doc_id
         loc = src.get("location")
         hit_out["location"] = (
             None
