@@ -7,8 +7,11 @@ network that handed it to us last): a federated instance appends its hop, nothin
 
 from __future__ import annotations
 
+import itertools
+import os
 from datetime import UTC, datetime
 from functools import lru_cache
+from uuid import uuid4
 
 from rdflib import BNode, Literal, URIRef
 from rdflib.term import Node
@@ -23,6 +26,24 @@ _GENERATED_AT, _DERIVED_FROM, _GENERATED_BY = PROV.generatedAtTime, PROV.wasDeri
 _ATTRIBUTED_TO, _PRIMARY_SOURCE = PROV.wasAttributedTo, PROV.hadPrimarySource
 _MAPPING_VERSION, _NETWORK_CHAIN = INNONET.mappingVersion, INNONET.networkChain
 _FIRST, _REST, _NIL = RDF.first, RDF.rest, RDF.nil
+
+# Blank-node labels for the chain's list cells: a random prefix per process and a counter.
+# rdflib's ``BNode()`` draws a uuid4 per node (~5 µs, one per item and network); these labels are
+# as unique (the same 128 random bits, then a serial), and a forked child draws its own prefix.
+_label_prefix = f"N{uuid4().hex}"
+_label_serial = itertools.count()
+
+
+def _new_labels() -> None:
+    global _label_prefix, _label_serial  # noqa: PLW0603 - per process state
+    _label_prefix, _label_serial = f"N{uuid4().hex}", itertools.count()
+
+
+os.register_at_fork(after_in_child=_new_labels)
+
+
+def _cell() -> BNode:
+    return BNode(f"{_label_prefix}{next(_label_serial):x}")
 
 
 @lru_cache(maxsize=64)
@@ -71,7 +92,7 @@ def provenance(
         chain.append(cached_network_iri(base, network_id))
     if chain:
         # The rdf:List written cell by cell (what rdflib's Collection writes, without its lookups).
-        cells = [BNode() for _ in chain]
+        cells = [_cell() for _ in chain]
         for cell, network, rest in zip(cells, chain, [*cells[1:], _NIL], strict=True):
             g.add((cell, _FIRST, network))
             g.add((cell, _REST, rest))
