@@ -10,7 +10,7 @@ Elasticsearch a new index filled from the store and an atomic alias swap
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -143,18 +143,31 @@ def rebuild_index(
         backend.ensure_index()
     try:
         withdrawn = _withdrawn(store)
-        for batch in store.records_to_index(all_records=True):
-            rows = [r for r in batch if r.iri not in withdrawn]
-            if not rows:
-                continue
-            docs = _documents(rows, names, countries)
-            report = rebuild.load(docs) if rebuild is not None else backend.upsert(docs)
-            errors.extend(_errors_with_source(report.errors, rows))
-            failed = {e.id for e in report.errors}
-            store.mark_indexed([(r.iri, r.content_hash) for r in rows if r.iri not in failed])
-            indexed += len(rows) - len(failed)
-            if progress:
-                progress(len(rows))
+
+        def prepared() -> Iterator[tuple[list[RecordRow], list[SearchDocument]]]:
+            for batch in store.records_to_index(all_records=True):
+                rows = [r for r in batch if r.iri not in withdrawn]
+                if rows:
+                    yield rows, _documents(rows, names, countries)
+
+        # Elasticsearch: bulk chunks stay in flight across batches (the next batch is read from
+        # the store and projected while the last one is indexed); each batch's report comes
+        # back complete, so only what Elasticsearch accepted is marked indexed.
+        reports = (
+            rebuild.load_batches(prepared())
+            if rebuild is not None
+            else ((rows, backend.upsert(docs)) for rows, docs in prepared())
+        )
+        try:
+            for rows, report in reports:
+                errors.extend(_errors_with_source(report.errors, rows))
+                failed = {e.id for e in report.errors}
+                store.mark_indexed([(r.iri, r.content_hash) for r in rows if r.iri not in failed])
+                indexed += len(rows) - len(failed)
+                if progress:
+                    progress(len(rows))
+        finally:
+            reports.close()  # on an early exit: the chunks in flight finish before any abort
     except BaseException:
         if rebuild is not None:
             rebuild.abort()

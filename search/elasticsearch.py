@@ -19,15 +19,17 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 from urllib.parse import quote
 
 import orjson
@@ -169,6 +171,20 @@ def _invalid_reason(exc: Exception) -> str:
     if isinstance(exc, ValidationError):
         return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
     return f"{type(exc).__name__}: {exc}"
+
+
+K = TypeVar("K")
+
+
+@dataclass
+class _Batch(Generic[K]):
+    """One caller batch of :meth:`ElasticsearchBackend.upsert_batches`: its report so far and
+    how many of its chunks are still in flight (``sealed``: all its chunks were sent)."""
+
+    key: K
+    report: IndexReport = dataclasses.field(default_factory=IndexReport)
+    chunks: int = 0
+    sealed: bool = False
 
 
 class ElasticsearchBackend(SearchBackend):
@@ -330,53 +346,87 @@ class ElasticsearchBackend(SearchBackend):
 
         ``target``: a concrete index instead of the alias (a rebuild fills its new index so).
         """
-        report = IndexReport()
-        in_flight: deque[Future[tuple[int, list[IndexError_]]]] = deque()
+        ((_, report),) = self.upsert_batches([(None, docs)], target)
+        return report
 
-        def collect(future: Future[tuple[int, list[IndexError_]]]) -> None:
+    def upsert_batches(
+        self, batches: Iterable[tuple[K, Sequence[SearchDocument]]], target: str | None = None
+    ) -> Iterator[tuple[K, IndexReport]]:
+        """:meth:`upsert` for each ``(key, docs)`` batch, yielding ``(key, report)`` in order as soon
+        as every chunk of the batch is answered, with chunks kept in flight across batches.
+
+        Why: a caller that upserts batch after batch (a rebuild reads the store 500 records at a
+        time) drained the pipeline at the end of every batch, so Elasticsearch idled while the
+        next batch was read and prepared (measured: ~4,700 vs ~8,000 documents/s, docs/search.md).
+        Nothing is reported before Elasticsearch answered for it: a batch's report is complete
+        when it is yielded. Each chunk is validated and encoded just before it is sent, so
+        Elasticsearch starts on the first chunk while Python prepares the next ones. Closing the
+        generator early waits for the chunks in flight (they are not cancelled half-sent).
+        """
+        in_flight: deque[tuple[Future[tuple[int, list[IndexError_]]], _Batch[K]]] = deque()
+        waiting: deque[_Batch[K]] = deque()
+
+        def collect() -> None:
+            future, batch = in_flight.popleft()
             done, errors = future.result()
-            report.indexed += done
-            report.errors.extend(errors)
+            batch.report.indexed += done
+            batch.report.errors.extend(errors)
+            batch.chunks -= 1
+
+        def finished() -> Iterator[tuple[K, IndexReport]]:
+            while waiting and waiting[0].sealed and not waiting[0].chunks:
+                batch = waiting.popleft()
+                yield batch.key, batch.report
 
         try:
-            # Each chunk is validated and encoded just before it is sent, so Elasticsearch starts
-            # on the first chunk while Python prepares the next ones (validating the whole batch
-            # first left it idle for that long on every call).
-            for start in range(0, len(docs), BULK_CHUNK):
-                chunk = []
-                for position, raw in enumerate(docs[start : start + BULK_CHUNK], start):
-                    try:
-                        doc = _validated(raw)
-                    except (ValidationError, ValueError, TypeError) as exc:
-                        report.errors.append(
-                            IndexError_(id=_raw_id(raw, position), reason=_invalid_reason(exc))
-                        )
+            for key, docs in batches:
+                batch = _Batch(key)
+                waiting.append(batch)
+                for start in range(0, len(docs), BULK_CHUNK):
+                    chunk = self._encoded(docs[start : start + BULK_CHUNK], start, batch.report)
+                    if not chunk:
                         continue
-                    try:
-                        chunk.append((doc.id, ndjson_index(doc)))
-                    except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in the text
-                        report.errors.append(IndexError_(id=doc.id, reason=f"not encodable as JSON: {exc}"))
-                if not chunk:
-                    continue
-                if target is None:
-                    self._ensure_once()
-                if self._senders is None:
-                    self._senders = ThreadPoolExecutor(BULK_SENDERS, thread_name_prefix="es-bulk")
-                if len(in_flight) >= BULK_SENDERS:
-                    collect(in_flight.popleft())
-                in_flight.append(
-                    self._senders.submit(
-                        self._bulk, chunk, "upsert", ok_results=("created", "updated"), target=target
+                    if target is None:
+                        self._ensure_once()
+                    if self._senders is None:
+                        self._senders = ThreadPoolExecutor(BULK_SENDERS, thread_name_prefix="es-bulk")
+                    if len(in_flight) >= BULK_SENDERS:
+                        collect()
+                    in_flight.append(
+                        (
+                            self._senders.submit(
+                                self._bulk, chunk, "upsert", ok_results=("created", "updated"), target=target
+                            ),
+                            batch,
+                        )
                     )
-                )
+                    batch.chunks += 1
+                batch.sealed = True
+                yield from finished()
             while in_flight:
-                collect(in_flight.popleft())
+                collect()
+                yield from finished()
         finally:
-            for future in in_flight:  # an exception above: let the other chunk finish, then re-raise
+            for future, _ in in_flight:  # an exception or an early close: let the chunks sent finish
                 future.cancel()
                 if not future.cancelled():
                     future.exception()
-        return report
+
+    @staticmethod
+    def _encoded(docs: Sequence[object], first: int, report: IndexReport) -> list[tuple[str, bytes]]:
+        """(id, NDJSON lines) of the valid, encodable documents; the others go to ``report.errors``."""
+        chunk = []
+        for position, raw in enumerate(docs, first):
+            try:
+                doc = _validated(raw)
+            except (ValidationError, ValueError, TypeError) as exc:
+                report.errors.append(IndexError_(id=_raw_id(raw, position), reason=_invalid_reason(exc)))
+                continue
+            try:
+                chunk.append((doc.id, ndjson_index(doc)))
+            except orjson.JSONEncodeError as exc:  # e.g. a lone surrogate in the text
+                report.errors.append(IndexError_(id=doc.id, reason=f"not encodable as JSON: {exc}"))
+        return chunk
 
     def delete(self, ids: Sequence[str]) -> IndexReport:
         """Remove by id; ``deleted`` counts documents that existed, unknown ids are no error."""

@@ -26,8 +26,9 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from elasticsearch.exceptions import GeneralAvailabilityWarning
 
@@ -36,6 +37,7 @@ from search.documents import IndexReport, SearchDocument
 from search.elasticsearch import INDEX_VERSION, ElasticsearchBackend, index_definition
 
 log = logging.getLogger(__name__)
+K = TypeVar("K")
 
 #: Index settings while a rebuild loads (nothing searches the new index yet).
 LOAD_SETTINGS = {"refresh_interval": "-1", "translog": {"durability": "async"}}
@@ -89,6 +91,17 @@ class AliasRebuild:
         self.report.indexed += report.indexed
         self.report.errors.extend(report.errors)
         return report
+
+    def load_batches(
+        self, batches: Iterable[tuple[K, Sequence[SearchDocument]]]
+    ) -> Iterator[tuple[K, IndexReport]]:
+        """:meth:`load` for each ``(key, docs)``, yielding ``(key, report)`` in order, with bulk
+        chunks kept in flight across batches (:meth:`ElasticsearchBackend.upsert_batches`): the
+        next batch is read and prepared while Elasticsearch indexes the last one."""
+        for key, report in self.backend.upsert_batches(batches, target=self.index):
+            self.report.indexed += report.indexed
+            self.report.errors.extend(report.errors)
+            yield key, report
 
     def merge(self) -> None:
         """Force-merge the new index to one segment, waiting at most ``merge_timeout_s``.
@@ -179,10 +192,13 @@ def rebuild_alias(
     rebuild = AliasRebuild(backend)
     rebuild.begin()
     try:
-        for docs in batches:
-            rebuild.load(docs)
-            if progress:
-                progress(len(docs))
+        loading = rebuild.load_batches((docs, docs) for docs in batches)
+        try:
+            for docs, _ in loading:
+                if progress:
+                    progress(len(docs))
+        finally:
+            loading.close()  # on an early exit: the chunks in flight finish before the abort
     except BaseException:
         rebuild.abort()
         raise

@@ -220,6 +220,53 @@ def test_a_chunk_refused_as_a_whole_is_reported_and_the_next_chunk_sent(
     assert es_backend.count() == 3
 
 
+def test_batches_keep_chunks_in_flight_and_report_each_batch_complete_and_in_order(
+    es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """upsert_batches: the next batch is read before the last one is reported; each report has
+    exactly its own documents (a chunk refused as a whole, a document refused by pydantic and one
+    refused by Lucene), an empty batch is reported too, and later chunks are still sent."""
+    monkeypatch.setattr(es_module, "BULK_CHUNK", 2)
+    monkeypatch.setattr(es_module.time, "sleep", lambda _s: None)
+    real_bulk = es_backend._client.bulk
+    calls = {"n": 0}
+
+    def second_chunk_refused(**kwargs: object):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise _api_error(400, "action_request_validation_exception")
+        return real_bulk(**kwargs)
+
+    monkeypatch.setattr(es_backend._client, "bulk", second_chunk_refused)
+    bad_date = SearchDocument.model_construct(**{**dict(_doc("bad-date")), "published": "not-a-date"})
+    batches = {
+        "a": [_doc(0), _doc(1), _doc(2)],
+        "empty": [],
+        "b": [_doc(3), bad_date, _doc(5, network="n" * 40_000)],
+        "c": [_doc(6)],
+    }
+    pulled: list[str] = []
+
+    def source():
+        for key, docs in batches.items():
+            pulled.append(key)
+            yield key, docs
+
+    seen = []
+    for key, report in es_backend.upsert_batches(source()):
+        seen.append((key, report.indexed, sorted(e.id for e in report.errors), list(pulled)))
+    es_backend.refresh()
+    assert [s[:3] for s in seen] == [
+        ("a", 2, [ITEM + "2"]),
+        ("empty", 0, []),
+        ("b", 1, [ITEM + "5", ITEM + "bad-date"]),
+        ("c", 1, []),
+    ]
+    assert seen[0][3] == ["a", "empty", "b"]  # "a" was reported after "b" had been read and sent
+    assert es_backend.count() == 4
+    assert es_backend.get(ITEM + "6") == batches["c"][0]
+
+
 def test_overload_is_retried_with_backoff(
     es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
