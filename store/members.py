@@ -26,6 +26,7 @@ from sqlalchemy.orm import Session
 
 from ontology.namespaces import DCTERMS, INNONET, PROV, RDF, SCHEMA, XSD
 from ontology.triples import ItemGraph, nt_line
+from store.append_lock import serialize_appends
 from store.ldes_models import (
     LdesFollowItemRow,
     LdesFollowStateRow,
@@ -346,6 +347,7 @@ class MemberLog:
             heads[entry.item_iri] = (0, entry.content_hash, False)  # a repeat in the batch adds nothing
         if not todo:
             return out
+        serialize_appends(conn)  # PostgreSQL: seqs become visible in log order (store/append_lock.py)
         ts = self._next_timestamp(conn, now)
         first = {e.item_iri: version_iri(self.base, e.item_iri, ts) for _, e in todo}
         # Only an item with a head can have a member (every member moves its item's head), so a
@@ -445,6 +447,7 @@ class MemberLog:
         for _attempt in range(5):
             try:
                 with self.store.session() as s, s.begin():
+                    serialize_appends(s.connection())  # before the head is read (store/append_lock.py)
                     head = s.get(LdesHeadRow, item_iri)
                     unchanged = head is not None and not head.deleted and head.content_hash == content_hash
                     if not deleted and unchanged:

@@ -243,3 +243,56 @@ def test_two_processes_store_shared_items_at_once(
         all_first += first
         all_second += second
     assert_same_as_sequential(snapshot(url), sequential_reference(reference_url, all_first, all_second))
+
+
+def test_members_become_visible_in_log_order(store_url: str, corpus: Path) -> None:
+    """A reader of the stream never sees a member before every member with a lower sequence number.
+
+    LDES pages are cut every ``page_size`` members in sequence order, and a full page is served as
+    immutable: a member that becomes visible later *below* members already seen would shift pages a
+    client has cached for good (it would never see that member). Writer 1 is held after inserting
+    its members, before its commit; writer 2 stores another source meanwhile (or waits, if the
+    store serialises appends); a third engine reads the log in between.
+    """
+    first, _ = writer_sources(corpus)
+    originals, copies = first[:1], first[2:3]  # two feeds without shared cluster keys (no key waits)
+    prepare(store_url, originals + copies)
+    one, two, reader = Store(store_url), Store(store_url), Store(store_url)
+    paused, resumed, hooked = threading.Event(), threading.Event(), [False]
+
+    @event.listens_for(one.engine, "before_cursor_execute")
+    def _pause(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if not hooked[0] and statement.lstrip().upper().startswith("INSERT INTO LDES_HEADS"):
+            hooked[0] = True  # writer 1's members are inserted (their seqs taken), not committed
+            paused.set()
+            assert resumed.wait(60)
+
+    done: list[Any] = []
+    writer_one = threading.Thread(target=lambda: done.append(harvest_sources(one, originals)))
+    writer_two = threading.Thread(target=lambda: done.append(harvest_sources(two, copies)))
+    try:
+        writer_one.start()
+        assert paused.wait(60), "writer 1 never wrote a head"
+        writer_two.start()
+        writer_two.join(3)  # finished, or waiting for writer 1 (the store serialises appends)
+        with reader.session() as s:
+            seen = set(s.scalars(select(LdesMemberRow.seq)))
+        resumed.set()
+        writer_one.join(120)
+        writer_two.join(120)
+        assert not writer_one.is_alive()
+        assert not writer_two.is_alive()
+    finally:
+        resumed.set()
+        one.close()
+        two.close()
+    with reader.session() as s:
+        final = sorted(s.scalars(select(LdesMemberRow.seq)))
+    reader.close()
+    assert len(done) == 2
+    assert len(final) == len(set(final)) > 0
+    late = [seq for seq in final if seq not in seen and seen and seq < max(seen)]
+    assert not late, (
+        f"{len(late)} members became visible after the reader saw higher sequence numbers "
+        f"(seen up to {max(seen)}; late: {late[:5]}...)"
+    )
