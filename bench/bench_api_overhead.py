@@ -135,6 +135,37 @@ def serve_uvicorn(app: str, env: dict[str, str], flags: list[str], ready: str) -
         proc.wait(timeout=20)
 
 
+@contextmanager
+def serve_api_granian(alias: str, data_dir: str, granian_dir: Path) -> Iterator[str]:
+    """The API under granian (Rust HTTP server, ASGI interface, uvloop, no access log), for the
+    "what a different server would give" line; granian is not a dependency: pass a directory
+    it was installed into (``uv pip install --target DIR granian``)."""
+    port = free_port()
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(granian_dir),
+        INNONET_DATA_DIR=data_dir,
+        INNONET_SEARCH_BACKEND="elasticsearch",
+        INNONET_ES_URL=ES,
+        INNONET_ES_INDEX=alias,
+    )
+    cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--factory"]
+    cmd += ["--no-access-log", "--log-level", "warning", "--port", str(port), "api.main:app_factory"]
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                httpx.get(f"{url}/health", timeout=2)
+                break
+            except httpx.HTTPError:
+                time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+
+
 def serve_floor(spec_file: Path) -> Any:
     """The floor app, started with the flags bench/uvicorn_proc.py gives the API."""
     flags = ["--log-level", "warning", "--no-access-log"]
@@ -389,6 +420,7 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="cProfile of the in-process loop")
     parser.add_argument("--no-in-process", action="store_true")
+    parser.add_argument("--granian", type=Path, help="also the API under granian installed in this directory")
     parser.add_argument(
         "--access-log",
         action="store_true",
@@ -425,6 +457,9 @@ def main() -> None:
         urls["static"] = urls["floor"]
         if args.baseline_tree is not None:
             urls["api-base"] = stack.enter_context(serve_alias(ALIAS, tree=args.baseline_tree))
+        if args.granian is not None:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+            urls["api-granian"] = stack.enter_context(serve_api_granian(ALIAS, data_dir, args.granian))
         if args.access_log:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
             urls["api-accesslog"] = stack.enter_context(serve_api_access_log(ALIAS, data_dir))
@@ -442,7 +477,7 @@ def main() -> None:
             conns["static"],
             [[conns["static"].get(f"/s?{i}") for i in range(len(qss))]] * n_v,
         )
-        for name in ("api-base", "api-accesslog"):
+        for name in ("api-base", "api-accesslog", "api-granian"):
             if name in conns:
                 targets[name] = (
                     conns[name],
@@ -464,7 +499,7 @@ def main() -> None:
             row = f"| {name} | {pct(values, 0.5):.0f} | {pct(values, 0.9):.0f} |"
             row += " |  |" if name == "es" else f" {pct(diffs, 0.5):.0f} | {pct(diffs, 0.9):.0f} |"
             print(row)
-        for name in ("api-base", "api-accesslog"):
+        for name in ("api-base", "api-accesslog", "api-granian"):
             if name in times:
                 other = [a - b for a, b in zip(times["api"], times[name], strict=True)]
                 print(

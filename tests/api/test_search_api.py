@@ -160,6 +160,9 @@ def _fast_path(app) -> SearchFastPath:
         [("q", "regulatory sandbox"), ("theme", THEME + "participation"), ("theme", THEME + "regulation")],
         [("offset", "2"), ("size", "3"), ("facet_size", "1")],
         [("q", "the"), ("highlight", "true")],  # only stop words
+        [("offset", "50")],  # past the last hit: filter_path leaves no "hits" list
+        [("q", "sandbox"), ("offset", "5"), ("size", "2")],  # counting + an empty page
+        [("q", "zzzzqqq"), ("facet", "type")],  # no match: no buckets, no hits
     ],
 )
 def test_the_fast_path_answers_byte_for_byte_like_the_route(client, params) -> None:
@@ -217,6 +220,42 @@ def test_what_the_fast_path_does_not_take_goes_to_the_route(client, params) -> N
     r = client.get("/search", params=params)
     assert fast.served == before
     assert r.status_code in (200, 400), r.text
+
+
+@pytest.mark.integration
+def test_a_repeated_search_reuses_its_prepared_request_but_never_an_answer(
+    make_settings, es_url, es_alias, es_backend
+) -> None:
+    """The second identical query string takes the prepared _msearch (no new entry), answers
+    the route's bytes, and sees a document indexed in between (requests are kept, answers not)."""
+    from api.routers import search as search_router
+
+    assert es_backend.upsert(DOCS).errors == []
+    es_backend.refresh()
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
+    params = [("q", "sandbox"), ("facet", "type"), ("highlight", "true")]
+    with TestClient(create_app(settings)) as c:
+        fast = _fast_path(c.app)
+        first = c.get("/search", params=params)
+        kept = {k: v for k, v in search_router._prepared.items() if k[0].startswith(f"/{es_alias}/")}
+        assert len(kept) == 1
+        again = c.get("/search", params=params)
+        assert {k: v for k, v in search_router._prepared.items() if k[0].startswith(f"/{es_alias}/")} == kept
+        assert fast.direct == 2
+        assert (
+            first.content == again.content == c.get("/search", params=[*params, ("format", "json")]).content
+        )
+        newer = DOCS[0].model_copy(update={"id": ITEM + "new-sandbox", "title": "Another sandbox"})
+        assert es_backend.upsert([newer]).errors == []
+        es_backend.refresh()
+        third = c.get("/search", params=params)
+        assert fast.direct == 3
+        assert third.json()["total"] == first.json()["total"] + 1
+        assert ITEM + "new-sandbox" in [h["id"] for h in third.json()["hits"]]
+        # JSON-LD asked for the same query string: the route answers, even with a prepared request
+        ld = c.get("/search", params=params, headers={"Accept": "application/ld+json"})
+        assert fast.direct == 3
+        assert ld.headers["content-type"].startswith("application/ld+json")
 
 
 def test_json_ld_is_negotiated_by_the_route(client) -> None:
