@@ -126,40 +126,78 @@ def store_clusterer(store: Store, base: str, conn: Connection | None = None) -> 
     return StoredClusterer(store, base, conn)
 
 
-def record_rows(items: list[MappedItem], source_id: str, raw_sha256: str | None) -> list[dict[str, Any]]:
-    """The records ``Store.upsert_records`` takes for these (clustered) items."""
-    for item in items:
-        # Render the content and provenance lines once on the graphs themselves: record_nt here and
-        # publish's content + provenance are new graphs that copy cached lines, so each rendered them
-        # anew (the content's lines were rendered twice: in record_nt's sum, then for its hash).
-        if isinstance(item.content, ItemGraph):
-            item.content.nt_lines()
-        item.provenance.nt_lines()
+def sorted_lines_sha256(nt: str) -> str:
+    """sha256 of N-Triples text's non-blank lines, sorted and joined by newlines: the content hash.
+
+    ``ItemGraph.sorted_nt_sha256``'s definition (str.splitlines also splits at U+2028 etc., which
+    N-Triples leaves unescaped), for text the store has already rendered.
+    """
+    lines = sorted(line for line in nt.splitlines() if line.strip())
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
+def rendered(item: MappedItem) -> tuple[str, list[str] | None, str]:
+    """(record N-Triples, the member's lines, content hash) of a clustered item, each line rendered once.
+
+    The record is content + provenance + derived, the member is made of content + provenance
+    (``version_nt``), the hash is the content's: each graph's own lines joined in order without
+    repeats, which is what summing the graphs and serialising wrote (a triple has one line and a
+    line one triple), without building the sums and looking every triple up again in each.
+    Graphs other than ``ItemGraph`` take rdflib's path (``record_nt``, ``content_hash``; member
+    lines None: the member is rendered from its graph).
+    """
+    content, provenance, derived = item.content, item.provenance, item.derived
+    if type(content) is not ItemGraph or type(provenance) is not ItemGraph or type(derived) is not ItemGraph:
+        return record_nt(item), None, content_hash(item)
+    content_lines = content.nt_lines()
+    member = list(dict.fromkeys(content_lines + provenance.nt_lines()))
+    record = "".join(dict.fromkeys(member + derived.nt_lines()))
+    return record, member, sorted_lines_sha256("".join(content_lines))
+
+
+def record_rows(
+    items: list[MappedItem],
+    source_id: str,
+    raw_sha256: str | None,
+    lines: list[tuple[str, list[str] | None, str]] | None = None,
+) -> list[dict[str, Any]]:
+    """The records ``Store.upsert_records`` takes for these (clustered) items.
+
+    ``lines``: the items' ``rendered`` forms, when the caller has them (publications uses them too).
+    """
+    lines = lines if lines is not None else [rendered(item) for item in items]
     return [
         {
             "iri": str(item.iri),
             "source_id": source_id,
             "kind": item.kind,
             "native_id": item.native_id,
-            "graph_nt": record_nt(item),
+            "graph_nt": graph_nt,
             "raw_sha256": raw_sha256,
-            "content_hash": content_hash(item),
+            "content_hash": chash,
         }
-        for item in items
+        for item, (graph_nt, _, chash) in zip(items, lines, strict=True)
     ]
 
 
-def publications(items: list[MappedItem], source_id: str) -> list[Publication]:
-    """The members ``MemberLog.publish_many`` takes for these items: content + provenance."""
+def publications(
+    items: list[MappedItem], source_id: str, lines: list[tuple[str, list[str] | None, str]] | None = None
+) -> list[Publication]:
+    """The members ``MemberLog.publish_many`` takes for these items: content + provenance.
+
+    The member's graph is given as its triples (for the facets) and its rendered lines.
+    """
+    lines = lines if lines is not None else [rendered(item) for item in items]
     return [
         Publication(
             item_iri=str(item.iri),
             kind=item.kind,
             source_id=source_id,
-            graph=item.content + item.provenance,
-            content_hash=content_hash(item),
+            graph=item.content + item.provenance if member is None else [*item.content, *item.provenance],
+            content_hash=chash,
+            lines=member,
         )
-        for item in items
+        for item, (_, member, chash) in zip(items, lines, strict=True)
     ]
 
 
@@ -237,8 +275,9 @@ def _write(
     taken = _save_clusters(conn, clusterer, items, report.source_id)
     if taken:
         raise StaleClusters(f"{len(taken)} new cluster keys were stored meanwhile, e.g. {taken[0]}")
-    outcomes = upsert_records_on(conn, record_rows(items, report.source_id, raw_sha256), now)
-    versions = member_log.publish_many_on(conn, publications(items, report.source_id), now)
+    lines = [rendered(item) for item in items]  # once for records and members
+    outcomes = upsert_records_on(conn, record_rows(items, report.source_id, raw_sha256, lines), now)
+    versions = member_log.publish_many_on(conn, publications(items, report.source_id, lines), now)
     return outcomes, [v for v in versions if v]
 
 

@@ -141,15 +141,53 @@ def member_facets(kind: str, source_id: str | None, graph: Graph, item: URIRef) 
     return out
 
 
-def _version_nt_lines(record: ItemGraph, item: URIRef, version: URIRef, ts: datetime) -> str:
-    """``version_nt`` from the record's cached N-Triples lines: a line whose subject is the item
-    (it starts with ``<item> ``) gets ``<version> `` instead; the rest of the line is unchanged."""
+def _version_nt_lines(record: Iterable[str], item: URIRef, version: URIRef, ts: datetime) -> str:
+    """``version_nt`` from the record's N-Triples lines (each with its newline): a line whose subject
+    is the item (it starts with ``<item> ``) gets ``<version> `` instead; the rest is unchanged.
+
+    On the joined text: a newline only ends a line (N-Triples escapes it inside a term), so
+    ``"\n<item> "`` finds exactly the item's lines, and one ``str.replace`` moves them all. When the
+    record already has a line about the version, moving could make two lines equal: the line by
+    line path (``_version_lines_one_by_one``) keeps the first of each, as ``version_nt`` does.
+    """
+    item_prefix, version_prefix = "\n" + item.n3() + " ", "\n" + version.n3() + " "
+    lines = list(dict.fromkeys(record))
+    text = "\n" + "".join(lines)
+    if version_prefix in text:
+        return _version_lines_one_by_one(lines, item, version, ts)
+    skip = item_prefix + _GENERATED_AT + " "
+    found = text.find(skip)
+    while found >= 0:  # the harvest time: the version's time is its place in the stream
+        text = text[:found] + text[text.index("\n", found + 1) :]
+        found = text.find(skip, found)
+    text = text.replace(item_prefix, version_prefix)
+    for line in _version_tail(item, version, ts):
+        if "\n" + line not in text:
+            text += line
+    return text[1:]
+
+
+_GENERATED_AT = PROV.generatedAtTime.n3()
+
+
+def _version_tail(item: URIRef, version: URIRef, ts: datetime) -> tuple[str, str]:
+    """The version's own two lines: ``dcterms:isVersionOf`` the item, ``prov:generatedAtTime``."""
+    return nt_line((version, DCTERMS.isVersionOf, item)), nt_line((version, PROV.generatedAtTime, _stamp(ts)))
+
+
+@lru_cache(maxsize=256)  # a batch stamps its members with one or a few timestamps
+def _stamp(ts: datetime) -> Literal:
+    return Literal(_iso(ts), datatype=XSD.dateTime)
+
+
+def _version_lines_one_by_one(record: Iterable[str], item: URIRef, version: URIRef, ts: datetime) -> str:
+    """``_version_nt_lines`` line by line, keeping the first of lines that moving makes equal."""
     item_prefix, version_prefix = item.n3() + " ", version.n3() + " "
-    skip = item_prefix + PROV.generatedAtTime.n3() + " "
+    skip = item_prefix + _GENERATED_AT + " "
     cut = len(item_prefix)
     seen: set[str] = set()
     lines: list[str] = []
-    for line in record.nt_lines():
+    for line in record:
         if line.startswith(item_prefix):
             if line.startswith(skip):
                 continue
@@ -157,11 +195,7 @@ def _version_nt_lines(record: ItemGraph, item: URIRef, version: URIRef, ts: date
         if line not in seen:
             seen.add(line)
             lines.append(line)
-    for triple in (
-        (version, DCTERMS.isVersionOf, item),
-        (version, PROV.generatedAtTime, Literal(_iso(ts), datatype=XSD.dateTime)),
-    ):
-        line = nt_line(triple)
+    for line in _version_tail(item, version, ts):
         if line not in seen:
             seen.add(line)
             lines.append(line)
@@ -175,7 +209,7 @@ def version_nt(record: Iterable[tuple], item: URIRef, version: URIRef, ts: datet
     onto the version IRI; each line is rdflib's N-Triples row (ontology/triples.py).
     """
     if isinstance(record, ItemGraph):
-        return _version_nt_lines(record, item, version, ts)
+        return _version_nt_lines(record.nt_lines(), item, version, ts)
     seen: set[tuple] = set()
     lines: list[str] = []
     for s, p, o in record:
@@ -206,6 +240,9 @@ class Publication:
     source_id: str | None
     graph: Iterable[tuple]
     content_hash: str | None
+    #: The graph's N-Triples lines in its order, when the caller has rendered them (the harvest):
+    #: the member is then made from them (``version_nt``'s bytes, no second pass over the triples).
+    lines: Sequence[str] | None = None
 
 
 def version_graph(record: Graph, item: URIRef, version: URIRef, ts: datetime) -> Graph:
@@ -374,7 +411,11 @@ class MemberLog:
                     "day": day_of(ts),
                     "deleted": False,
                     "content_hash": entry.content_hash,
-                    "graph": version_nt(entry.graph, item, URIRef(version), ts),
+                    "graph": (
+                        version_nt(entry.graph, item, URIRef(version), ts)
+                        if entry.lines is None
+                        else _version_nt_lines(entry.lines, item, URIRef(version), ts)
+                    ),
                 }
             )
             facets.append(member_facets(entry.kind, entry.source_id, entry.graph, item))  # type: ignore[arg-type]
