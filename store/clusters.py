@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+from sqlalchemy import Connection, Engine, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from store.models import Base
@@ -136,32 +136,45 @@ _CONFLICT_FREE: dict[str, tuple[Any, Any]] = {}
 def record_unmapped(bind: Engine | Connection, source_id: str, tags: dict[str, str]) -> None:
     """Count each unmapped tag (tag -> an example item IRI) for the source's partner.
 
-    One SELECT for the batch's tags, then executemany insert/update (not one ORM get per tag).
+    One upsert per tag in one executemany (no read first): a new tag is stored with count 1, this
+    batch's time as first and last seen, and its example; a known one gets count + 1 and a new
+    last seen time (first seen and example stay). Rows go in tag order, so two PostgreSQL writers
+    with shared tags wait for each other instead of deadlocking.
     """
     now = datetime.now(UTC)
-    table = UnmappedTagRow.__table__
     wanted = {tag[:300]: example[:500] for tag, example in tags.items()}
+    rows = [
+        {"source_id": source_id, "tag": tag, "count": 1, "first_seen_at": now, "last_seen_at": now,
+         "example_item": example}
+        for tag, example in sorted(wanted.items())
+    ]  # fmt: skip
     with _transaction(bind) as conn:
-        known: set[str] = set()
-        names = list(wanted)
-        for i in range(0, len(names), 500):
-            q = select(table.c.tag).where(table.c.source_id == source_id, table.c.tag.in_(names[i : i + 500]))
-            known.update(conn.scalars(q))
-        new = [
-            {"source_id": source_id, "tag": tag, "count": 1, "first_seen_at": now, "last_seen_at": now,
-             "example_item": example}
-            for tag, example in wanted.items()
-            if tag not in known
-        ]  # fmt: skip
-        if new:
-            conn.execute(insert(table), new)
-        if known:
-            conn.execute(
-                update(table)
-                .where(table.c.source_id == bindparam("sid"), table.c.tag == bindparam("key"))
-                .values(count=table.c.count + 1, last_seen_at=bindparam("now")),
-                [{"sid": source_id, "key": tag, "now": now} for tag in known],
-            )
+        driver_executemany(conn, _count_tags(bind.dialect.name), rows)
+
+
+def _count_tags(dialect: str) -> Any:
+    """INSERT ... ON CONFLICT (source_id, tag) DO UPDATE: count + 1 and the last seen time."""
+    if dialect not in _COUNT_TAGS:
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        elif dialect == "sqlite":
+            from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        else:
+            raise ValueError(f"unsupported database dialect for the store: {dialect}")
+        stmt = dialect_insert(_TAGS)
+        _COUNT_TAGS[dialect] = stmt.on_conflict_do_update(
+            index_elements=[_TAGS.c.source_id, _TAGS.c.tag],
+            # A literal SQL expression: a bound 1 would be a parameter the rows do not carry.
+            set_={
+                "count": literal_column("unmapped_tags.count + 1"),
+                "last_seen_at": stmt.excluded.last_seen_at,
+            },
+        )
+    return _COUNT_TAGS[dialect]
+
+
+_TAGS = UnmappedTagRow.__table__
+_COUNT_TAGS: dict[str, Any] = {}
 
 
 def unmapped_tags(engine: Engine, source_id: str) -> list[UnmappedTagRow]:
