@@ -356,6 +356,7 @@ def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
             if len(child) or child.attrib or (child.text or "").strip() or entry.get("_nested"):
                 raise _Fallback("item nested in an item")
             entry["_nested"] = True
+            entry["_nested_element"] = child  # the entry feedparser starts there (_check_entries)
             continue
         if titled and name in ("title", "media_title"):
             continue
@@ -819,10 +820,6 @@ def refusal(body: bytes, content_type: str | None) -> str | None:
     return None
 
 
-def _nested_items(item: Any) -> list[Any]:
-    return [c for c in item.iterchildren(*_ITEM_CANDIDATES) if _name(c) == "item"]
-
-
 def _check_entries(root: Any, read: list[Any]) -> None:
     """Refuse unless the elements read are exactly those feedparser starts an entry at."""
     starts = [el for el in root.iter(*_ENTRY_CANDIDATES) if _name(el) in ("item", "entry")]
@@ -900,17 +897,23 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     else:
         raise _Fallback(f"root {root.tag} version {root.get('version')}")
     if root.tag != f"{{{ATOM}}}feed":
-        # with the empty items feedparser also starts an entry at (see _rss_entry), in order
-        _check_entries(root, [el for item in items for el in (item, *_nested_items(item))])
         language = None
         for child in channels[0] if channels else ():
             if isinstance(child.tag, str) and _name(child) in ("language", "dc_language"):
                 language = _leaf(child)
         entries = []
+        read = []  # the elements entries were read at, with the empty items nested in items
         for item in items:
-            entries.append(_rss_entry(item, walk))
-            if entries[-1].pop("_nested", False):
+            entry = _rss_entry(item, walk)
+            entries.append(entry)
+            read.append(item)
+            nested = entry.pop("_nested_element", None)
+            if entry.pop("_nested", False):
                 entries.append({"authors": [], "tags": []})
+                read.append(nested)
+        # _rss_entry saw every child of an item (it refuses a second nested item), so ``read`` is
+        # what feedparser starts an entry at, in order, if nothing else in the document is one
+        _check_entries(root, read)
     if loose:
         _loose_safe(entries, data)
     for entry in entries:
