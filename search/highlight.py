@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import html
 import re
+from functools import lru_cache
+from itertools import chain
 
 from search.analysis import COMPOUND_LANGUAGES, compound_parts, fold, language_of, stem
 from search.queries import TextPlan
@@ -19,7 +21,13 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 SNIPPET_CHARS = 240
 
 
-def _forms(word: str, language: str | None) -> set[str]:
+#: Forms per word, per item language as given (cleared when it holds this many words).
+_FORMS: dict[str | None, dict[str, frozenset[str]]] = {}
+FORMS_KEPT = 20_000
+
+
+def _analyse(word: str, language: str | None) -> frozenset[str]:
+    """Every form under which ``word`` is indexed: folded, stemmed, compound parts' stems."""
     folded = fold(word)
     forms = {folded}
     lang = language_of(language)
@@ -27,7 +35,32 @@ def _forms(word: str, language: str | None) -> set[str]:
         forms |= {stem(word.casefold(), lang), stem(folded, lang)}
         if lang in COMPOUND_LANGUAGES:
             forms |= {stem(p, lang) for p in compound_parts(folded, lang)}
-    return forms
+    return frozenset(forms)
+
+
+def _forms(words: list[str], language: str | None) -> list[frozenset[str]]:
+    """The forms of each word. Kept per (language, word) in plain dicts and looked up from C
+    (``map(dict.get, ...)``): a page of 20 hits has ~900 title/summary words, mostly frequent
+    ones, and analysing each anew was ~1 ms per page (bench/bench_api_overhead.py --highlight)."""
+    known = _FORMS.get(language)
+    if known is None:
+        known = _FORMS[language] = {}
+    found = list(map(known.get, words))
+    if None in found:
+        if len(known) > FORMS_KEPT:
+            known.clear()
+        for i, forms in enumerate(found):
+            if forms is None:
+                found[i] = known[words[i]] = _analyse(words[i], language)
+    return found  # type: ignore[return-value]
+
+
+@lru_cache(maxsize=2048)
+def _every_form(text: str, language: str | None) -> frozenset[str]:
+    """Every form of every word of ``text``. Most titles and summaries on a page do not contain
+    the query's words (the match was in another field): one set test answers those, and a
+    text shown again (the same item on another page, a reload) is not tokenised again."""
+    return frozenset(chain.from_iterable(_forms(_WORD.findall(text), language)))
 
 
 def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> str | None:
@@ -35,7 +68,11 @@ def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> 
     if not text or plan is None or not plan.groups:
         return None
     wanted = {alt for group in plan.groups for alt in group}
-    matches = [m for m in _WORD.finditer(text) if _forms(m.group(), language) & wanted]
+    if _every_form(text, language).isdisjoint(wanted):
+        return None
+    found = list(_WORD.finditer(text))
+    forms = _forms([m.group() for m in found], language)
+    matches = [m for m, f in zip(found, forms, strict=True) if not f.isdisjoint(wanted)]
     if not matches:
         return None
     start = max(0, matches[0].start() - SNIPPET_CHARS // 3)
