@@ -43,7 +43,7 @@ _MASK = (1 << 64) - 1
 #: which is exactly ``& _MASK``, so the vectorised signature equals the pure-Python one bit for bit.
 _SEED_ARRAY = np.array(_SEEDS, dtype=np.uint64)
 _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)
-_WORD = re.compile(r"\w+")
+_WORDS = re.compile(r"\w\w+")
 
 
 def canonical_url(url: str | None) -> str | None:
@@ -68,7 +68,9 @@ def canonical_url(url: str | None) -> str | None:
 
 
 def _tokens(text: str) -> list[str]:
-    return [t for t in _WORD.findall(fold(text)) if len(t) > 1]
+    r"""The folded text's words of two or more characters (``\w+`` runs longer than one: ``\w\w+``
+    matches exactly those runs, without a Python pass to drop the one-letter ones)."""
+    return _WORDS.findall(fold(text))
 
 
 def _shingles(tokens: list[str]) -> set[str]:

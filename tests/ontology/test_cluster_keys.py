@@ -28,6 +28,7 @@ from ontology.cluster import (
     canonical_url,
     keys_of,
 )
+from ontology.concepts import fold
 from pipeline.store import cluster_input
 from tests.ontology.test_fast_validation import all_corpus_batches
 
@@ -45,6 +46,10 @@ def reference_url(url: str | None) -> str | None:
     )
     path = re.sub(r"/+$", "", parts.path) or "/"
     return urlunsplit(("https", host + port, path, query, ""))
+
+
+def reference_tokens(text: str) -> list[str]:
+    return [t for t in re.findall(r"\w+", fold(text)) if len(t) > 1]
 
 
 def reference_bands(signature: list[int]) -> list[str]:
@@ -68,6 +73,7 @@ def test_keys_of_every_corpus_item_equal_the_reference(corpus: Path) -> None:
         url = reference_url(item.url)
         assert (url is None) or keys.exact[0] == "url:" + url
         tokens = _tokens(" ".join(t for t in (item.title, item.summary) if t))
+        assert tokens == reference_tokens(" ".join(t for t in (item.title, item.summary) if t))
         if len(tokens) >= 5:
             with_bands += 1
             assert keys.signature == _minhash_reference(tokens)
@@ -84,6 +90,15 @@ def test_keys_of_every_corpus_item_equal_the_reference(corpus: Path) -> None:
 def test_minhash_equals_the_reference_for_any_token_list(tokens: list[str]) -> None:
     assert SHINGLE == 2
     assert _minhash(tokens) == _minhash_reference(tokens)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.text(alphabet=st.sampled_from("ab é_1-’ \u00df\u0301\u2028\t.É\u4e00"), max_size=30)
+    | st.text(max_size=30)
+)
+def test_tokens_equal_the_reference_for_any_text(text: str) -> None:
+    assert _tokens(text) == reference_tokens(text)
 
 
 URL_PARTS = st.sampled_from(
