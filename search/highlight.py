@@ -12,7 +12,6 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
-from itertools import chain
 
 from search.analysis import COMPOUND_LANGUAGES, compound_parts, fold, language_of, stem
 from search.queries import TextPlan
@@ -56,11 +55,13 @@ def _forms(words: list[str], language: str | None) -> list[frozenset[str]]:
 
 
 @lru_cache(maxsize=2048)
-def _every_form(text: str, language: str | None) -> frozenset[str]:
-    """Every form of every word of ``text``. Most titles and summaries on a page do not contain
-    the query's words (the match was in another field): one set test answers those, and a
-    text shown again (the same item on another page, a reload) is not tokenised again."""
-    return frozenset(chain.from_iterable(_forms(_WORD.findall(text), language)))
+def _words(text: str, language: str | None) -> tuple[tuple[int, int, frozenset[str]], ...]:
+    """(start, end, forms) of each word of ``text``, kept for the last texts shown: a title or
+    summary shown again (the same item on another query's page, a reload) is matched without
+    being tokenised and analysed again."""
+    found = list(_WORD.finditer(text))
+    forms = _forms([m.group() for m in found], language)
+    return tuple((m.start(), m.end(), f) for m, f in zip(found, forms, strict=True))
 
 
 def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> str | None:
@@ -68,20 +69,16 @@ def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> 
     if not text or plan is None or not plan.groups:
         return None
     wanted = {alt for group in plan.groups for alt in group}
-    if _every_form(text, language).isdisjoint(wanted):
-        return None
-    found = list(_WORD.finditer(text))
-    forms = _forms([m.group() for m in found], language)
-    matches = [m for m, f in zip(found, forms, strict=True) if not f.isdisjoint(wanted)]
+    matches = [(s, e) for s, e, forms in _words(text, language) if not forms.isdisjoint(wanted)]
     if not matches:
         return None
-    start = max(0, matches[0].start() - SNIPPET_CHARS // 3)
+    start = max(0, matches[0][0] - SNIPPET_CHARS // 3)
     end = min(len(text), start + SNIPPET_CHARS)
     out, pos = [], start
-    for m in matches:
-        if m.start() < start or m.end() > end:
+    for m_start, m_end in matches:
+        if m_start < start or m_end > end:
             continue
-        out += [html.escape(text[pos : m.start()]), "<em>", html.escape(m.group()), "</em>"]
-        pos = m.end()
+        out += [html.escape(text[pos:m_start]), "<em>", html.escape(text[m_start:m_end]), "</em>"]
+        pos = m_end
     out.append(html.escape(text[pos:end]))
     return ("…" if start else "") + "".join(out) + ("…" if end < len(text) else "")
