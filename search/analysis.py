@@ -315,10 +315,13 @@ def analysed_pair(text: str | None, language: str | None) -> tuple[str, str]:
     lang = language_of(language)
     get = itemgetter(*chunks)
     try:
-        return "".join(get(_FOLDED_SP[lang]))[:-1], "".join(get(_STEMMED_SP[lang]))[:-1]
+        folded = "".join(get(_FOLDED_SP[lang]))[:-1]
     except KeyError:
-        _fill_pairs(chunks, lang)
-        return "".join(get(_FOLDED_SP[lang]))[:-1], "".join(get(_STEMMED_SP[lang]))[:-1]
+        _fill_pairs(chunks, lang)  # fills both caches
+        folded = "".join(get(_FOLDED_SP[lang]))[:-1]
+    if lang is None:  # not analysed: the stemmed fields hold the folded tokens
+        return folded, folded
+    return folded, "".join(get(_STEMMED_SP[lang]))[:-1]
 
 
 def query_groups(q: str | None, languages: list[str] | None = None) -> list[list[str]]:
