@@ -23,9 +23,19 @@ apart over different (cold) queries is mostly noise on this shared 2-core box, s
   it: uvloop, httptools, no access log), ``floor`` (a trivial ASGI app under the same uvicorn
   flags that forwards the same prepared bytes to Elasticsearch over the same keep-alive client,
   :mod:`search.es_http`, and returns Elasticsearch's answer unchanged: the process hop, uvicorn
-  and the event loop with no work of ours: the "physics" line), and with ``--baseline-tree DIR``
+  and the event loop with no work of ours: the "physics" line), ``static`` (the same floor
+  process answering the same bytes from memory: uvicorn's hop alone, no Elasticsearch; its raw
+  time is the number, its difference to ``es`` means nothing), and with ``--baseline-tree DIR``
   ``api-base``: the API of another checkout (``git archive <commit> | tar -x -C DIR``) in the
-  same run, for a before/after that does not depend on the load of the minute.
+  same run, for a before/after that does not depend on the load of the minute;
+  ``--access-log``: ``api-accesslog``, the API with uvicorn's default access log;
+  ``--timed``: ``api-timed``, the API with perf_counter_ns inside its uvicorn process (our
+  Python between Elasticsearch's answer and the last byte handed to uvicorn, as served);
+  ``--granian DIR``: ``api-granian``, the API under granian (not a dependency: installed with
+  ``uv pip install --target DIR granian``), to see whether another server lowers the floor;
+  ``--vary-order``: each round sends the parameters in another order (same search, same
+  Elasticsearch bytes, but a query string the API has not prepared yet);
+  ``--highlight``: ``highlight=true``, the API's default (the load bench sends false).
 
 Printed: per target the median and p90 of the per-query differences to ``es`` (µs), the
 medians of the raw times, and the load average; then the API's in-process Python time per
@@ -110,6 +120,51 @@ def floor_app() -> Any:
             }
         )
         await send({"type": "http.response.body", "body": data})
+
+    return app
+
+
+def timed_api() -> Any:
+    """ASGI app for ``uvicorn --factory bench.bench_api_overhead:timed_api``: the real API
+    (``api.main:app_factory``) with perf_counter_ns around each ASGI call and around each
+    Elasticsearch round trip of :class:`search.es_http.KeepAliveClient`; ``GET /__timing``
+    answers the samples (ns) and clears them. Measures our Python inside the real server
+    process, as uvicorn drives it, between Elasticsearch's answers."""
+    from api.main import app_factory
+    from search import es_http
+
+    inner = app_factory()
+    calls: list[int] = []
+    posts: list[int] = []
+    post = es_http.KeepAliveClient.post
+
+    async def timed_post(self: Any, *args: Any) -> Any:
+        t = time.perf_counter_ns()
+        try:
+            return await post(self, *args)
+        finally:
+            posts.append(time.perf_counter_ns() - t)
+
+    es_http.KeepAliveClient.post = timed_post  # type: ignore[method-assign]
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == "/__timing":
+            data = orjson.dumps({"calls": calls, "posts": posts})
+            calls.clear()
+            posts.clear()
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [(b"content-length", str(len(data)).encode())],
+                }
+            )
+            await send({"type": "http.response.body", "body": data})
+            return
+        t = time.perf_counter_ns()
+        await inner(scope, receive, send)
+        if scope["type"] == "http" and scope["path"] == "/search":
+            calls.append(time.perf_counter_ns() - t)
 
     return app
 
@@ -420,6 +475,9 @@ def main() -> None:
     )
     parser.add_argument("--profile", action="store_true", help="cProfile of the in-process loop")
     parser.add_argument("--no-in-process", action="store_true")
+    parser.add_argument(
+        "--timed", action="store_true", help="also the API with timing inside its uvicorn process (api-timed)"
+    )
     parser.add_argument("--granian", type=Path, help="also the API under granian installed in this directory")
     parser.add_argument(
         "--access-log",
@@ -457,6 +515,18 @@ def main() -> None:
         urls["static"] = urls["floor"]
         if args.baseline_tree is not None:
             urls["api-base"] = stack.enter_context(serve_alias(ALIAS, tree=args.baseline_tree))
+        if args.timed:
+            data_dir = stack.enter_context(tempfile.TemporaryDirectory())
+            env = {
+                "INNONET_DATA_DIR": data_dir,
+                "INNONET_SEARCH_BACKEND": "elasticsearch",
+                "INNONET_ES_URL": ES,
+                "INNONET_ES_INDEX": ALIAS,
+            }
+            flags = ["--log-level", "warning", "--no-access-log"]
+            urls["api-timed"] = stack.enter_context(
+                serve_uvicorn("bench.bench_api_overhead:timed_api", env, flags, "/health")
+            )
         if args.granian is not None:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
             urls["api-granian"] = stack.enter_context(serve_api_granian(ALIAS, data_dir, args.granian))
@@ -477,7 +547,7 @@ def main() -> None:
             conns["static"],
             [[conns["static"].get(f"/s?{i}") for i in range(len(qss))]] * n_v,
         )
-        for name in ("api-base", "api-accesslog", "api-granian"):
+        for name in ("api-base", "api-accesslog", "api-granian", "api-timed"):
             if name in conns:
                 targets[name] = (
                     conns[name],
@@ -491,6 +561,16 @@ def main() -> None:
         )
         times = paired(targets, args.rounds)
         print(f"after the paired run: {load()}")
+        if "api-timed" in urls:
+            timing = orjson.loads(httpx.get(urls["api-timed"] + "/__timing", timeout=30).content)
+            # the first pass (untimed here) is in the samples too: keep the rounds' requests only
+            calls, posts = timing["calls"][len(qss) :], timing["posts"][len(qss) :]
+            ours = [c - p for c, p in zip(calls, posts, strict=True)]
+            print(
+                f"inside the API process under uvicorn (api-timed, {len(calls)} requests): ASGI call median "
+                f"{pct(calls, 0.5):.0f} µs, Elasticsearch round trip (es_http post) {pct(posts, 0.5):.0f} µs, "
+                f"our Python (call - post) median {pct(ours, 0.5):.0f} µs, p90 {pct(ours, 0.9):.0f} µs"
+            )
         es = times["es"]
         print("| target | median raw µs | p90 raw µs | median (target - es) µs | p90 (target - es) µs |")
         print("|---|---|---|---|---|")
