@@ -15,7 +15,9 @@ one taken at load 0.2). Parts:
    the serving settings (refresh 1 s, fsync per request) for comparison. ``--ceiling 0`` skips.
 2. indexing N items: ours = the real full-load path (:class:`search.reindex.AliasRebuild`:
    validation, Python analysis, orjson NDJSON, chunked bulk with two in flight, refresh and
-   alias swap), in batches of 10,000 documents handed over like the store hands them; baseline
+   alias swap), one ``AliasRebuild.load`` per batch of 10,000 documents (generated between
+   batches, off the clock; the rebuild itself streams the store's 500-record batches through
+   ``AliasRebuild.load_batches``, measured by ``bench/bench_index_pipeline.py``); baseline
    = raw ``_bulk`` of the very same ``_source`` documents with the same index settings, chunk
    size and number of senders, NDJSON built before the clock starts. Both in items/s, ratio.
 3. search: ``wrk`` (C, its own process: a Python load generator on these 2 cores measured
