@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from functools import lru_cache
+from itertools import chain
 
 from search.analysis import COMPOUND_LANGUAGES, compound_parts, fold, language_of, stem
 from search.queries import TextPlan
@@ -55,13 +56,10 @@ def _forms(words: list[str], language: str | None) -> list[frozenset[str]]:
 
 
 @lru_cache(maxsize=2048)
-def _words(text: str, language: str | None) -> tuple[tuple[int, int, frozenset[str]], ...]:
-    """(start, end, forms) of each word of ``text``, kept for the last texts shown: a title or
-    summary shown again (the same item on another query's page, a reload) is matched without
-    being tokenised and analysed again."""
-    found = list(_WORD.finditer(text))
-    forms = _forms([m.group() for m in found], language)
-    return tuple((m.start(), m.end(), f) for m, f in zip(found, forms, strict=True))
+def _word_forms(text: str, language: str | None) -> tuple[frozenset[str], ...]:
+    """The forms of each word of ``text``, in order, kept for the last texts shown (the same
+    item on another query's page, a reload)."""
+    return tuple(_forms(_WORD.findall(text), language))
 
 
 def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> str | None:
@@ -69,7 +67,11 @@ def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> 
     if not text or plan is None or not plan.groups:
         return None
     wanted = {alt for group in plan.groups for alt in group}
-    matches = [(s, e) for s, e, forms in _words(text, language) if not forms.isdisjoint(wanted)]
+    forms = _word_forms(text, language)
+    if wanted.isdisjoint(chain.from_iterable(forms)):  # most texts: one C-level pass, no match
+        return None
+    hit = [not f.isdisjoint(wanted) for f in forms]
+    matches = [(m.start(), m.end()) for m, yes in zip(_WORD.finditer(text), hit, strict=True) if yes]
     if not matches:
         return None
     start = max(0, matches[0][0] - SNIPPET_CHARS // 3)
