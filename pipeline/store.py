@@ -87,13 +87,17 @@ def uncluster_items(items: list[MappedItem]) -> None:
             item.derived.remove((node, RDF.type, INNONET.Cluster))
 
 
+#: Namespace attribute access builds a new URIRef each time (a validity check): once here.
+_IN_CLUSTER, _A, _CLUSTER = INNONET.cluster, RDF.type, INNONET.Cluster
+
+
 def cluster_items(items: list[MappedItem], clusterer: Clusterer, base: str) -> None:
     """Add ``innonet:cluster`` to each item's derived graph; copies share one cluster IRI."""
     assigned = clusterer.assign_all([cluster_input(item.iri, item.raw) for item in items])
     for item, (cluster, _) in zip(items, assigned, strict=True):
         node = URIRef(cluster) if cluster.startswith("http") else cluster_iri(base, cluster)
-        item.derived.add((item.iri, INNONET.cluster, node))
-        item.derived.add((node, RDF.type, INNONET.Cluster))
+        item.derived.add((item.iri, _IN_CLUSTER, node))
+        item.derived.add((node, _A, _CLUSTER))
 
 
 class StoredClusterer(Clusterer):

@@ -161,13 +161,18 @@ def _version_nt_lines(record: Iterable[str], item: URIRef, version: URIRef, ts: 
         text = text[:found] + text[text.index("\n", found + 1) :]
         found = text.find(skip, found)
     text = text.replace(item_prefix, version_prefix)
-    for line in _version_tail(item, version, ts):
+    # The version's own two lines from the forms above (``<iri>``: what nt_line writes for an IRI).
+    head = version_prefix[1:]
+    for line in (
+        f"{head}{_IS_VERSION_OF} {item_prefix[1:]}.\n",
+        f"{head}{_GENERATED_AT} {_stamp_nt(ts)} .\n",
+    ):
         if "\n" + line not in text:
             text += line
     return text[1:]
 
 
-_GENERATED_AT = PROV.generatedAtTime.n3()
+_GENERATED_AT, _IS_VERSION_OF = PROV.generatedAtTime.n3(), DCTERMS.isVersionOf.n3()
 
 
 def _version_tail(item: URIRef, version: URIRef, ts: datetime) -> tuple[str, str]:
@@ -178,6 +183,13 @@ def _version_tail(item: URIRef, version: URIRef, ts: datetime) -> tuple[str, str
 @lru_cache(maxsize=256)  # a batch stamps its members with one or a few timestamps
 def _stamp(ts: datetime) -> Literal:
     return Literal(_iso(ts), datatype=XSD.dateTime)
+
+
+@lru_cache(maxsize=256)
+def _stamp_nt(ts: datetime) -> str:
+    """The stamp literal's N-Triples form (nt_line's object), once per timestamp."""
+    line = nt_line((DCTERMS.isVersionOf, PROV.generatedAtTime, _stamp(ts)))
+    return line[line.index("> ", line.index("> ") + 2) + 2 : -3]
 
 
 def _version_lines_one_by_one(record: Iterable[str], item: URIRef, version: URIRef, ts: datetime) -> str:
