@@ -224,6 +224,9 @@ def run_once(
     url: str, warm_urls: list[str], tmp: str, sources: list[SourceBody], processes: int
 ) -> RunResult:
     """One timed run: ``sources`` split round-robin into ``processes`` shares on the store at ``url``."""
+    from sqlalchemy.engine import make_url
+
+    port = make_url(url).port if url.startswith("postgresql") else None
     _prepare(url, sources)
     for warm_url in dict.fromkeys(warm_urls):
         _prepare(warm_url, [s for i, w in enumerate(warm_urls) if w == warm_url for s in WARM[i]])
@@ -243,10 +246,10 @@ def run_once(
         start.wait(600)
     except threading.BrokenBarrierError:
         raise RuntimeError(f"a batch process failed: {out.get(timeout=60)}") from None
-    began, ticks, server = time.perf_counter(), _cpu_ticks(), _postgres_ticks()
+    began, ticks, server = time.perf_counter(), _cpu_ticks(), _postgres_ticks(port)
     answers = [out.get(timeout=1800) for _ in workers]
     busy, total = (b - a for a, b in zip(ticks, _cpu_ticks(), strict=True))
-    server = _postgres_ticks() - server
+    server = _postgres_ticks(port) - server
     for w in workers:
         w.join(60)
     for answer in answers:
@@ -268,20 +271,35 @@ def run_once(
     )
 
 
-def _postgres_ticks() -> int:
-    """utime + stime of every running ``postgres`` process (the server's backends and helpers)."""
-    ticks = 0
+def _postgres_ticks(port: int | None) -> int:
+    """CPU jiffies of the PostgreSQL server listening on ``port``: the postmaster, its running
+    children, and (cutime + cstime) the children it has reaped: a backend ends with its connection."""
+    if port is None:
+        return 0
+    procs: dict[int, list[str]] = {}
+    postmaster = None
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
         try:
             with open(f"/proc/{pid}/stat") as f:
                 stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
         except OSError:
             continue
-        name, rest = stat[stat.index("(") + 1 : stat.rindex(")")], stat[stat.rindex(")") + 2 :].split()
-        if name == "postgres":
-            ticks += int(rest[11]) + int(rest[12])  # fields 14 and 15 of proc(5): utime, stime
+        if stat[stat.index("(") + 1 : stat.rindex(")")] != "postgres":
+            continue
+        procs[int(pid)] = stat[stat.rindex(")") + 2 :].split()  # proc(5) fields 3, 4, ...
+        if b"-p" in args[:-1] and args[args.index(b"-p") + 1] == str(port).encode():
+            postmaster = int(pid)
+    if postmaster is None:
+        return 0
+    fields = procs[postmaster]
+    ticks = sum(int(fields[i]) for i in (11, 12, 13, 14))  # utime, stime, cutime, cstime
+    for other in procs.values():
+        if int(other[1]) == postmaster:  # ppid
+            ticks += int(other[11]) + int(other[12])
     return ticks
 
 
