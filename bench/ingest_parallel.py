@@ -312,7 +312,7 @@ def _postgres_ticks(port: int | None) -> int:
     return ticks
 
 
-def _wait_for_quiet(limit_s: float = 90.0) -> None:
+def _wait_for_quiet(limit_s: float = 30.0) -> None:
     """Wait (at most ``limit_s``) for a second in which other work keeps under ``OTHERS_MAX`` cores busy."""
     deadline = time.monotonic() + limit_s
     while time.monotonic() < deadline:
