@@ -276,10 +276,12 @@ def _write(
     the first write); a key a parallel batch stored since, for another cluster, makes the batch's
     clusters stale (two copies of one story would stay apart): ``StaleClusters`` rolls back.
     """
+    # Rendered once for records and members, BEFORE the first write: SQLite holds its one write lock
+    # from there to the commit, and parallel batches wait for it (bench_ingest --parallel).
+    lines = [rendered(item) for item in items]
     taken = _save_clusters(conn, clusterer, items, report.source_id)
     if taken:
         raise StaleClusters(f"{len(taken)} new cluster keys were stored meanwhile, e.g. {taken[0]}")
-    lines = [rendered(item) for item in items]  # once for records and members
     outcomes = upsert_records_on(conn, record_rows(items, report.source_id, raw_sha256, lines), now)
     versions = member_log.publish_many_on(conn, publications(items, report.source_id, lines), now)
     return outcomes, [v for v in versions if v]
