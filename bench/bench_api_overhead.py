@@ -58,7 +58,6 @@ import os
 import pstats
 import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -74,6 +73,7 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.bench_search_load import ES, FACETS_ASKED, batches, load, queries, serve_alias  # noqa: E402
+from bench.uvicorn_proc import server_process  # noqa: E402
 from tests.api.ldes_support import free_port  # noqa: E402
 
 ALIAS = "bench-overhead-d"
@@ -175,19 +175,8 @@ def serve_uvicorn(app: str, env: dict[str, str], flags: list[str], ready: str) -
     port = free_port()
     cmd = [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port), *flags]
     cmd += ["--loop", "uvloop", "--http", "httptools"]
-    proc = subprocess.Popen(cmd, env=dict(os.environ, **env), cwd=REPO, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}{ready}", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with server_process(cmd, dict(os.environ, **env), REPO, port, ready, quiet=True) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 @contextmanager
@@ -206,19 +195,8 @@ def serve_api_granian(alias: str, data_dir: str, granian_dir: Path) -> Iterator[
     )
     cmd = [sys.executable, "-m", "granian", "--interface", "asgi", "--loop", "uvloop", "--factory"]
     cmd += ["--no-access-log", "--log-level", "warning", "--port", str(port), "api.main:app_factory"]
-    proc = subprocess.Popen(cmd, env=env, cwd=REPO, stdout=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                httpx.get(f"{url}/health", timeout=2)
-                break
-            except httpx.HTTPError:
-                time.sleep(0.1)
+    with server_process(cmd, env, REPO, port, quiet=True) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def serve_floor(spec_file: Path) -> Any:

@@ -36,12 +36,23 @@ def serve_api(env: dict[str, str], workers: int = 1, tree: Path | None = None) -
     cmd += ["--log-level", "warning", "--no-access-log", "--workers", str(workers)]
     # what uvicorn's "auto" picks when both are installed; named so a missing one fails loudly
     cmd += ["--loop", "uvloop", "--http", "httptools"]
-    proc = subprocess.Popen(cmd, env=env, cwd=tree or REPO)
+    with server_process(cmd, env, tree or REPO, port) as url:
+        yield url
+
+
+@contextmanager
+def server_process(
+    cmd: list[str], env: dict[str, str], cwd: Path, port: int, ready: str = "/health", quiet: bool = False
+) -> Iterator[str]:
+    """Run ``cmd`` (an HTTP server on ``port``), yield its base URL once ``ready`` answers (at most
+    ~30 s), and terminate it afterwards. ``quiet``: its stdout goes to /dev/null."""
+    stdout = subprocess.DEVNULL if quiet else None
+    proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=stdout)
     url = f"http://127.0.0.1:{port}"
     try:
         for _ in range(300):
             try:
-                httpx.get(f"{url}/health", timeout=1)
+                httpx.get(f"{url}{ready}", timeout=1)
                 break
             except httpx.HTTPError:
                 time.sleep(0.1)
