@@ -87,8 +87,11 @@ func main() {
 
 	transport := &http.Transport{MaxIdleConnsPerHost: *conns, MaxConnsPerHost: *conns, DisableCompression: true}
 	client := &http.Client{Transport: transport, Timeout: 30 * time.Second}
-	jobs := make(chan job, 1<<20) // never blocks the scheduler: queueing shows up as latency
-	results := make(chan result, 1<<20)
+	// Room for every request the run can offer (Poisson: twice the mean is far beyond any real
+	// draw), so the scheduler never blocks: queueing behind busy connections shows up as latency.
+	capacity := int(*rate**seconds*2) + 1024
+	jobs := make(chan job, capacity)
+	results := make(chan result, capacity)
 	var wg sync.WaitGroup
 	for w := 0; w < *conns; w++ {
 		wg.Add(1)
@@ -122,7 +125,7 @@ func main() {
 	end := start.Add(time.Duration(*seconds * float64(time.Second)))
 	next := start
 	offered := 0
-	for next.Before(end) {
+	for next.Before(end) && offered < capacity {
 		if d := time.Until(next); d > 0 {
 			time.Sleep(d)
 		}
