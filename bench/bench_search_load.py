@@ -47,6 +47,7 @@ events with a location. Deterministic (seeded per batch of 10,000).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import itertools
 import os
 import random
@@ -392,8 +393,6 @@ OPENLOOP_SRC = Path(__file__).resolve().parent / "openloop" / "main.go"
 
 def openloop_binary() -> Path:
     """bench/openloop/main.go built once per source version into ~/.cache/innonet (needs ``go``)."""
-    import hashlib
-
     digest = hashlib.sha256(OPENLOOP_SRC.read_bytes()).hexdigest()[:12]
     binary = Path.home() / ".cache" / "innonet" / f"openloop-{digest}"
     if not binary.exists():
