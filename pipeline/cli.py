@@ -80,7 +80,13 @@ def run_index(settings: Settings, rebuild: bool = False) -> dict[str, object]:
     try:
         with _progress() as bar:
             task = bar.add_task(f"indexing ({backend.name})", total=store.count_records(), last="")
-            result = index_records(store, backend, rebuild=rebuild, progress=lambda n: bar.advance(task, n))
+            result = index_records(
+                store,
+                backend,
+                rebuild=rebuild,
+                progress=lambda n: bar.advance(task, n),
+                merge_timeout_s=settings.es_merge_timeout_s,
+            )
             bar.update(task, completed=bar.tasks[0].total)
     finally:
         backend.close()

@@ -88,10 +88,13 @@ def index_records(
     *,
     rebuild: bool = False,
     progress: Callable[[int], None] | None = None,
+    merge_timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """Index pending records (or, with ``rebuild``, rebuild the index); returns counts and errors."""
+    """Index pending records (or, with ``rebuild``, rebuild the index); returns counts and errors.
+
+    ``merge_timeout_s``: the rebuild's force-merge limit (``Settings.es_merge_timeout_s``)."""
     if rebuild:
-        return rebuild_index(store, backend, progress=progress)
+        return rebuild_index(store, backend, progress=progress, merge_timeout_s=merge_timeout_s)
     names, countries = _networks(store)
     backend.ensure_index()
     indexed, errors = 0, []
@@ -120,7 +123,10 @@ def index_records(
 
 
 def rebuild_index(
-    store: Store, backend: SearchBackend, progress: Callable[[int], None] | None = None
+    store: Store,
+    backend: SearchBackend,
+    progress: Callable[[int], None] | None = None,
+    merge_timeout_s: float | None = None,
 ) -> dict[str, Any]:
     """Rebuild the whole index from the store.
 
@@ -135,9 +141,10 @@ def rebuild_index(
     indexed = 0
     rebuild = None
     if backend.name == "elasticsearch":
-        from search.reindex import AliasRebuild
+        from search.reindex import MERGE_TIMEOUT_S, AliasRebuild
 
-        rebuild = AliasRebuild(backend)  # type: ignore[arg-type]
+        timeout = MERGE_TIMEOUT_S if merge_timeout_s is None else merge_timeout_s
+        rebuild = AliasRebuild(backend, merge_timeout_s=timeout)  # type: ignore[arg-type]
         rebuild.begin()
     else:
         backend.ensure_index()
@@ -195,7 +202,7 @@ def index_pending(settings: Settings, rebuild: bool = False) -> dict[str, Any]:
     store = Store(settings.resolved_database_url)
     backend = make_backend(settings)
     try:
-        return index_records(store, backend, rebuild=rebuild)
+        return index_records(store, backend, rebuild=rebuild, merge_timeout_s=settings.es_merge_timeout_s)
     finally:
         backend.close()
         store.close()

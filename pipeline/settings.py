@@ -45,6 +45,11 @@ class Settings(BaseSettings):
     es_search_timeout: str = Field(
         "2s", description="Server-side time limit of one search in Elasticsearch (its `timeout`, e.g. 2s)."
     )
+    es_merge_timeout_s: float = Field(
+        3600.0,
+        description="Longest wait for a rebuild's force-merge before the alias swap; past it the rebuild "
+        "is aborted and the old index keeps serving.",
+    )
     samples_url: str = Field(
         "", description="Base URL that replaces {samples} in registry URLs (set by the demo's sample server)."
     )
