@@ -89,6 +89,7 @@ def floor_app() -> Any:
     the I-th prepared ``_msearch`` (path, payload) from the file named by $INNONET_BENCH_FLOOR_FILE
     to Elasticsearch with the API's keep-alive client and answers its bytes as they are;
     ``GET /s?I`` answers the same bytes from memory (uvicorn's hop alone, no Elasticsearch)."""
+    from api.routers.search import send_json_bytes
     from search.es_http import KeepAliveClient
 
     spec = orjson.loads(Path(os.environ[FLOOR_ENV]).read_bytes())
@@ -109,19 +110,28 @@ def floor_app() -> Any:
         if data is None:  # /f: forward; /s (static) the first time
             _, data = await client.post(*requests[i], b"application/x-ndjson")
             answers[i] = data
-        await send(
-            {
-                "type": "http.response.start",
-                "status": 200,
-                "headers": [
-                    (b"content-length", str(len(data)).encode()),
-                    (b"content-type", b"application/json"),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": data})
+        await send_json_bytes(send, data)  # as the API's fast path answers
 
     return app
+
+
+def time_es_round_trips() -> list[int]:
+    """Wrap :meth:`search.es_http.KeepAliveClient.post` (the Elasticsearch round trip: write,
+    wait, read) in this process; returns the list its durations (ns) are appended to."""
+    from search import es_http
+
+    samples: list[int] = []
+    post = es_http.KeepAliveClient.post
+
+    async def timed_post(self: Any, *args: Any) -> Any:
+        t = time.perf_counter_ns()
+        try:
+            return await post(self, *args)
+        finally:
+            samples.append(time.perf_counter_ns() - t)
+
+    es_http.KeepAliveClient.post = timed_post  # type: ignore[method-assign]
+    return samples
 
 
 def timed_api() -> Any:
@@ -131,35 +141,18 @@ def timed_api() -> Any:
     answers the samples (ns) and clears them. Measures our Python inside the real server
     process, as uvicorn drives it, between Elasticsearch's answers."""
     from api.main import app_factory
-    from search import es_http
+    from api.routers.search import send_json_bytes
 
     inner = app_factory()
     calls: list[int] = []
-    posts: list[int] = []
-    post = es_http.KeepAliveClient.post
-
-    async def timed_post(self: Any, *args: Any) -> Any:
-        t = time.perf_counter_ns()
-        try:
-            return await post(self, *args)
-        finally:
-            posts.append(time.perf_counter_ns() - t)
-
-    es_http.KeepAliveClient.post = timed_post  # type: ignore[method-assign]
+    posts = time_es_round_trips()
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "http" and scope["path"] == "/__timing":
             data = orjson.dumps({"calls": calls, "posts": posts})
             calls.clear()
             posts.clear()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 200,
-                    "headers": [(b"content-length", str(len(data)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": data})
+            await send_json_bytes(send, data)
             return
         t = time.perf_counter_ns()
         await inner(scope, receive, send)
@@ -332,17 +325,8 @@ def in_process(alias: str, qss: list[str], profile: bool, cold_caches: bool) -> 
     from search import es_http
     from search import queries as queries_module
 
-    spent: list[int] = []
-    post = es_http.KeepAliveClient.post
-
-    async def timed_post(self: Any, *args: Any) -> Any:
-        t = time.perf_counter_ns()
-        try:
-            return await post(self, *args)
-        finally:
-            spent.append(time.perf_counter_ns() - t)
-
-    es_http.KeepAliveClient.post = timed_post  # type: ignore[method-assign]
+    post = es_http.KeepAliveClient.post  # put back at the end
+    spent = time_es_round_trips()
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(data_dir=Path(tmp), search_backend="elasticsearch", es_url=ES, es_index=alias)  # type: ignore[call-arg]
         app = create_app(settings)

@@ -59,12 +59,14 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any, TypeVar
 from urllib.parse import urlencode
 
 import httpx
@@ -388,6 +390,35 @@ def wrk(base: str, script: str, connections: int, seconds: float) -> tuple[float
     return p50, p99, rate, total
 
 
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class CpuSpent:
+    """CPU time (ms) Elasticsearch and the whole machine spent during one load run."""
+
+    es_ms: float
+    machine_ms: float
+
+    def per(self, requests: int) -> str:
+        return f"CPU/request: ES {self.es_ms / requests:.2f} ms, machine {self.machine_ms / requests:.2f} ms"
+
+
+def with_cpu(alias: str, cold: bool, run: Callable[..., T], *args: Any) -> tuple[T, CpuSpent]:
+    """``run(*args)`` (one load run against one target), the request cache cleared first when
+    ``cold``, with the CPU Elasticsearch and the machine spent meanwhile."""
+    if cold:
+        clear_request_cache(alias)
+    cpu, busy = es_cpu_ms(), machine_busy_ms()
+    result = run(*args)
+    return result, CpuSpent(es_cpu_ms() - cpu, machine_busy_ms() - busy)
+
+
+def repeated(sent: int, queries: list[Request]) -> str:
+    """How many requests of a run repeated a query of the list (request-cache hits when warm)."""
+    return f" ({sent - len(queries):,} repeated)" if sent > len(queries) else ""
+
+
 OPENLOOP_SRC = Path(__file__).resolve().parent / "openloop" / "main.go"
 
 
@@ -429,16 +460,12 @@ def run_open_loop(
 ) -> None:
     """One open-loop run per target at ``rate`` req/s, 20 connections, request cache cleared."""
     for name, base in targets.items():
-        clear_request_cache(alias)
-        cpu, busy = es_cpu_ms(), machine_busy_ms()
-        r = open_loop(base, reqs[name], rate, 20, seconds)
-        cpu, busy = es_cpu_ms() - cpu, machine_busy_ms() - busy
+        r, cpu = with_cpu(alias, True, open_loop, base, reqs[name], rate, 20, seconds)
         n = max(1, int(r["answered"]))
-        repeats = f" ({n - len(reqs[name]):,} repeated)" if n > len(reqs[name]) else ""
         print(
             f"     {LABELS.get(name, name):36} p50 {r['p50_ms']:6.2f} ms  p90 {r['p90_ms']:6.2f}  "
             f"p99 {r['p99_ms']:7.2f} ms  max {r['max_ms']:7.1f}  {r['achieved_rate']:6.1f} req/s answered "
-            f"of {r['offered_rate']:.1f} offered{repeats}; CPU/request: ES {cpu / n:.2f} ms, machine {busy / n:.2f} ms",
+            f"of {r['offered_rate']:.1f} offered{repeated(n, reqs[name])}; {cpu.per(n)}",
             flush=True,
         )
 
@@ -508,17 +535,12 @@ def run_targets(
     """One wrk run per target; prints p50/p99/req/s and the CPU per request; returns p50s."""
     p50s = {}
     for name, base in targets.items():
-        if cold:
-            clear_request_cache(alias)
-        cpu, busy = es_cpu_ms(), machine_busy_ms()
-        p50, p99, rate, total = wrk(base, wrk_script(reqs[name], think_ms), connections, seconds)
-        cpu, busy = es_cpu_ms() - cpu, machine_busy_ms() - busy
+        script = wrk_script(reqs[name], think_ms)
+        (p50, p99, rate, total), cpu = with_cpu(alias, cold, wrk, base, script, connections, seconds)
         p50s[name] = p50
-        repeats = f" ({total - len(reqs[name]):,} repeated)" if total > len(reqs[name]) else ""
         print(
             f"     {LABELS.get(name, name):36} p50 {p50:6.2f} ms  p99 {p99:7.2f} ms  "
-            f"{rate:7.1f} req/s  {total:,} requests{repeats}; CPU/request: ES {cpu / total:.2f} ms, "
-            f"machine {busy / total:.2f} ms",
+            f"{rate:7.1f} req/s  {total:,} requests{repeated(total, reqs[name])}; {cpu.per(total)}",
             flush=True,
         )
     return p50s

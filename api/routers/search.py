@@ -639,6 +639,19 @@ async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any] |
     return orjson.dumps(out)
 
 
+async def send_json_bytes(send: Send, data: bytes) -> None:
+    """Answer 200 with JSON ``data``: what ``Response(data, media_type="application/json")``
+    sends, as two raw ASGI messages, without building a Response and its header list."""
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 200,
+            "headers": [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")],
+        }
+    )
+    await send({"type": "http.response.body", "body": data})
+
+
 class SearchFastPath:
     """Pure ASGI middleware: an everyday ``GET /search`` runs :func:`search` without FastAPI's
     routing and per-parameter dependency solving (measured: most of the API's overhead over
@@ -669,19 +682,7 @@ class SearchFastPath:
                     if data is not None:
                         self.served += 1
                         self.direct += 1
-                        # what Response(data, media_type="application/json") sends, without
-                        # building a Response and its header list per request
-                        await send(
-                            {
-                                "type": "http.response.start",
-                                "status": 200,
-                                "headers": [
-                                    (b"content-length", str(len(data)).encode()),
-                                    (b"content-type", b"application/json"),
-                                ],
-                            }
-                        )
-                        await send({"type": "http.response.body", "body": data})
+                        await send_json_bytes(send, data)
                         return
             else:
                 params = _fast_params(scope)

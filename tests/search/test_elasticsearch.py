@@ -197,21 +197,27 @@ def test_a_document_json_cannot_encode_is_reported_and_the_others_indexed(
     assert es_backend.count() == 2
 
 
-def test_a_chunk_refused_as_a_whole_is_reported_and_the_next_chunk_sent(
-    es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _refuse_bulk_call(es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch, nth: int) -> None:
+    """Chunks of 2 documents, no retry sleeps, and Elasticsearch's answer to the ``nth`` bulk
+    request replaced by a 400 that refuses the whole chunk (the others reach the real server)."""
     monkeypatch.setattr(es_module, "BULK_CHUNK", 2)
     monkeypatch.setattr(es_module.time, "sleep", lambda _s: None)
     real_bulk = es_backend._client.bulk
     calls = {"n": 0}
 
-    def first_chunk_refused(**kwargs: object):
+    def refused(**kwargs: object):
         calls["n"] += 1
-        if calls["n"] == 1:
+        if calls["n"] == nth:
             raise _api_error(400, "action_request_validation_exception")
         return real_bulk(**kwargs)
 
-    monkeypatch.setattr(es_backend._client, "bulk", first_chunk_refused)
+    monkeypatch.setattr(es_backend._client, "bulk", refused)
+
+
+def test_a_chunk_refused_as_a_whole_is_reported_and_the_next_chunk_sent(
+    es_backend: ElasticsearchBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _refuse_bulk_call(es_backend, monkeypatch, 1)
     report = es_backend.upsert([_doc(i) for i in range(5)])
     es_backend.refresh()
     assert [e.id for e in report.errors] == [ITEM + "0", ITEM + "1"]
@@ -226,18 +232,7 @@ def test_batches_keep_chunks_in_flight_and_report_each_batch_complete_and_in_ord
     """upsert_batches: the next batch is read before the last one is reported; each report has
     exactly its own documents (a chunk refused as a whole, a document refused by pydantic and one
     refused by Lucene), an empty batch is reported too, and later chunks are still sent."""
-    monkeypatch.setattr(es_module, "BULK_CHUNK", 2)
-    monkeypatch.setattr(es_module.time, "sleep", lambda _s: None)
-    real_bulk = es_backend._client.bulk
-    calls = {"n": 0}
-
-    def second_chunk_refused(**kwargs: object):
-        calls["n"] += 1
-        if calls["n"] == 2:
-            raise _api_error(400, "action_request_validation_exception")
-        return real_bulk(**kwargs)
-
-    monkeypatch.setattr(es_backend._client, "bulk", second_chunk_refused)
+    _refuse_bulk_call(es_backend, monkeypatch, 2)
     bad_date = SearchDocument.model_construct(**{**dict(_doc("bad-date")), "published": "not-a-date"})
     batches = {
         "a": [_doc(0), _doc(1), _doc(2)],
