@@ -21,7 +21,6 @@ the proofs against pySHACL on every corpus item and on broken variants of them.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Sequence
 from datetime import datetime
@@ -32,7 +31,7 @@ from rdflib.compare import to_canonical_graph
 from rdflib.term import Node
 
 from ontology.namespaces import DCTERMS, INNONET, ORG, PROV, RDF, RDFS, SCHEMA, XSD
-from ontology.triples import ItemGraph
+from ontology.triples import ItemGraph, sorted_nt_sha256
 from ontology.validation import SHAPES_DIR
 
 Triple = tuple[Node, Node, Node]
@@ -74,8 +73,7 @@ def shapes_fingerprint() -> str:
     for path in sorted(SHAPES_DIR.glob("*.ttl")):
         shapes.parse(path, format="turtle")
     canonical = to_canonical_graph(shapes)
-    lines = sorted(line for line in canonical.serialize(format="nt").splitlines() if line.strip())
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return sorted_nt_sha256(canonical.serialize(format="nt"))
 
 
 def enabled() -> bool:

@@ -141,6 +141,16 @@ def utc_datetime_literal(value: datetime) -> Literal:
 _MUTATORS = frozenset({"parse", "bind", "update", "remove_graph", "__isub__", "__ior__", "__iand__"})
 
 
+def sorted_nt_sha256(nt: str) -> str:
+    """sha256 of N-Triples text's non-blank lines, sorted and joined by newlines: the content hash.
+
+    str.splitlines as the store always did (it also splits at U+2028 etc., which N-Triples leaves
+    unescaped), so stored hashes stay valid.
+    """
+    lines = sorted(line for line in nt.splitlines() if line.strip())
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+
+
 class ItemGraph:
     """An insertion-ordered set of triples with the few Graph methods the pipeline uses."""
 
@@ -254,9 +264,7 @@ class ItemGraph:
         The store and publish stages both need it; any change to the graph forgets it.
         """
         if self._sha is None:
-            # str.splitlines as before (it also splits at U+2028 etc., which N-Triples leaves unescaped)
-            lines = sorted(line for line in self.nt().splitlines() if line.strip())
-            self._sha = hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+            self._sha = sorted_nt_sha256(self.nt())
         return self._sha
 
     def serialize(self, format: str = "turtle", **kwargs: Any) -> Any:  # noqa: A002

@@ -7,7 +7,6 @@ content graph is hashed: provenance (fetch time, run) and derived statements (cl
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
@@ -21,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from ontology.cluster import Clusterer, ClusterInput
 from ontology.mapping.common import utc
 from ontology.namespaces import INNONET, RDF
-from ontology.triples import ItemGraph
+from ontology.triples import ItemGraph, sorted_nt_sha256
 from ontology.uris import cluster_iri
 from pipeline.contracts import Outcome, RawItem, RecordError, SourceReport
 from pipeline.map import MappedItem
@@ -49,8 +48,7 @@ def content_hash(item: MappedItem) -> str:
     """
     if isinstance(item.content, ItemGraph):
         return item.content.sorted_nt_sha256()  # computed once for store and publish
-    lines = sorted(line for line in item.content.serialize(format="nt").splitlines() if line.strip())
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
+    return sorted_nt_sha256(item.content.serialize(format="nt"))
 
 
 def record_nt(item: MappedItem) -> str:
@@ -130,16 +128,6 @@ def store_clusterer(store: Store, base: str, conn: Connection | None = None) -> 
     return StoredClusterer(store, base, conn)
 
 
-def sorted_lines_sha256(nt: str) -> str:
-    """sha256 of N-Triples text's non-blank lines, sorted and joined by newlines: the content hash.
-
-    ``ItemGraph.sorted_nt_sha256``'s definition (str.splitlines also splits at U+2028 etc., which
-    N-Triples leaves unescaped), for text the store has already rendered.
-    """
-    lines = sorted(line for line in nt.splitlines() if line.strip())
-    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()
-
-
 def rendered(item: MappedItem) -> tuple[str, list[str] | None, str]:
     """(record N-Triples, the member's lines, content hash) of a clustered item, each line rendered once.
 
@@ -156,7 +144,7 @@ def rendered(item: MappedItem) -> tuple[str, list[str] | None, str]:
     content_lines = content.nt_lines()
     member = list(dict.fromkeys(content_lines + provenance.nt_lines()))
     record = "".join(dict.fromkeys(member + derived.nt_lines()))
-    return record, member, sorted_lines_sha256("".join(content_lines))
+    return record, member, content.sorted_nt_sha256()  # the content hash, kept on the graph
 
 
 def record_rows(
