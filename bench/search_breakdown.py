@@ -29,7 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from starlette.requests import Request  # noqa: E402
 
-from api.routers.search import _es_page, _fast_params, search  # noqa: E402
+from api.routers.search import _es_page, _fast_params, es_request, search  # noqa: E402
 from bench.bench_search_load import ES, FACETS_ASKED, QUERIES, load, queries  # noqa: E402
 from pipeline.settings import Settings  # noqa: E402
 from search.documents import SearchQuery  # noqa: E402
@@ -109,7 +109,8 @@ def main() -> None:
             )
 
             async def direct(scope: dict[str, Any] = scope) -> Any:
-                return await _es_page(backend, "http://innonet.test", _fast_params(scope))  # type: ignore[arg-type]
+                request = es_request(backend._msearch_path, backend.search_timeout, _fast_params(scope))  # type: ignore[arg-type]
+                return await _es_page(backend, "http://innonet.test", request)  # type: ignore[arg-type]
 
             timed(
                 "11 _es_page incl. params (es_http, orjson bytes)",

@@ -558,10 +558,9 @@ _HIT_TEMPLATE: dict[str, Any] = {
 _SOURCE_KEYS = frozenset({"id", *(name for name, _ in _HIT_DEFAULTS), "location"})
 
 
-async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any] | EsRequest) -> bytes | None:
-    """The JSON bytes :func:`search` + ``_json`` give for fast-path parameters ``p`` (or the
-    request :func:`es_request` made of them), built straight from Elasticsearch's response;
-    None when the query can match nothing (the caller runs :func:`search`).
+async def _es_page(backend: ElasticsearchBackend, base: str, request: EsRequest) -> bytes:
+    """The JSON bytes :func:`search` + ``_json`` give for the fast-path parameters ``request``
+    was made of (:func:`es_request`), built straight from Elasticsearch's response.
 
     No thread hop (asyncio streams, :meth:`ElasticsearchBackend.post_async`) and no pydantic
     model per hit: ``_source`` is what ``SearchDocument.model_dump(mode="json")`` wrote, so
@@ -570,9 +569,6 @@ async def _es_page(backend: ElasticsearchBackend, base: str, p: dict[str, Any] |
     with the route's for words, filters, facets, highlights, sorts, offsets and cursors.
     Any error in Elasticsearch's answer raises (the caller falls back to the route).
     """
-    request = p if isinstance(p, EsRequest) else es_request(backend._msearch_path, backend.search_timeout, p)
-    if request is None:
-        return None
     query = request.query
     responses = orjson.loads(await backend.post_async(request.path, request.payload))["responses"]
     for item in responses:
