@@ -238,32 +238,17 @@ class ElasticsearchBackend(SearchBackend):
             self._senders = None
         self._client.close()
 
-    async def msearch_async(self, bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """:meth:`_msearch` without a thread: a small keep-alive HTTP/1.1 client on asyncio
-        streams (:class:`search.es_http.KeepAliveClient`), one per event loop.
-
-        The API's everyday search awaits this instead of running the sync client in the
-        thread pool (bench/search_breakdown.py: the client's serialisation, urllib3 and the
-        thread hop cost more than Elasticsearch's own answer at 1 connection; aiohttp, used
-        here before, still cost ~0.1-0.2 ms of Python per request). No compression asked
-        (Elasticsearch would gzip every answer: ~0.45 ms per 17 KB page). No retries: any
-        failure raises SearchUnavailable and the caller falls back to the sync path, which
-        retries and words the error as before.
-        """
-        payload = b"".join(MSEARCH_HEADER_LINE + orjson.dumps(body) + b"\n" for body in bodies)
-        out = orjson.loads(await self.post_async(self._msearch_path, payload))["responses"]
-        for item in out:
-            if "error" in item:
-                raise SearchUnavailable(
-                    f"Elasticsearch at {self.url} refused search on {self.alias!r}: "
-                    f"HTTP {item.get('status', 0)} {_item_reason(item['error'])}"
-                )
-        return out
-
     async def post_async(self, path: str, payload: bytes) -> bytes:
         """The answer bytes of an NDJSON POST to ``path`` (e.g. :attr:`_msearch_path`) over this
         event loop's keep-alive client; SearchUnavailable when unreachable or not HTTP 200.
-        The API's fast path sends its prepared ``_msearch`` bytes with this."""
+        The API's fast path sends its prepared ``_msearch`` bytes with this.
+
+        No thread: a small keep-alive HTTP/1.1 client on asyncio (:class:`search.es_http.KeepAliveClient`),
+        one per event loop (bench/search_breakdown.py: the sync client's serialisation, urllib3 and the
+        thread hop cost more than Elasticsearch's own answer at 1 connection; aiohttp, used before, still
+        cost ~0.1-0.2 ms of Python per request). No compression asked (Elasticsearch would gzip every
+        answer: ~0.45 ms per 17 KB page). No retries: any failure raises SearchUnavailable and the caller
+        falls back to the sync path, which retries and words the error as before."""
         loop = asyncio.get_running_loop()
         if self._session is None or self._session_loop is not loop or self._session.closed:
             self._session = KeepAliveClient(self.url, self._timeout_s)
@@ -283,10 +268,6 @@ class ElasticsearchBackend(SearchBackend):
         if self._session is not None and not self._session.closed:
             await self._session.close()
         self._session = None
-
-    async def search_split_async(self, body: dict[str, Any]) -> dict[str, Any]:
-        """:meth:`_search_split` over :meth:`msearch_async`."""
-        return merge_split(await self.msearch_async(split_search(body, self.search_timeout)))
 
     # -- index ---------------------------------------------------------------------------
 
