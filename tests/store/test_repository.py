@@ -89,3 +89,58 @@ def test_long_values_fit_their_columns(store):
     store.sync_registry(registry)
     store.save_run(_report("a", "failed", error_code="x" * 60, message="m" * 20000))
     assert store.fetch_state("a").message == "m" * 20000
+
+
+def test_save_run_changes_only_what_the_run_says(store):
+    """Each kind of run sets its own part of the fetch state and leaves the rest as it was."""
+    store.sync_registry(_registry("a", "b"))
+    store.save_run(_report("a", "ok", counts={"new": 2}), '"v1"', "Mon", http_status=200, retry_after_s=None)
+    first = store.fetch_state("a")
+    store.save_run(_report("a", "not_modified"), None, None, http_status=304)
+    state = store.fetch_state("a")
+    assert (state.etag, state.last_modified, state.http_status) == ('"v1"', "Mon", 304)  # validators kept
+    assert (state.consecutive_failures, state.counts["new"]) == (0, 0)
+    success = state.last_success_at  # a 304 is a success
+    store.save_run(
+        _report("a", "failed", error_code="http_error"), '"v2"', "Tue", http_status=429, retry_after_s=60
+    )
+    state = store.fetch_state("a")
+    assert (state.etag, state.consecutive_failures, state.http_status) == ('"v1"', 1, 429)
+    assert state.last_success_at == success is not None  # a failure is not a success
+    assert (state.retry_after_until - state.last_attempt_at).total_seconds() == 60
+    deferred = _report("a", "failed", error_code="retry_later")
+    store.save_run(deferred, None, None, http_status=None, retry_after_s=30)
+    state = store.fetch_state("a")
+    assert (state.http_status, state.consecutive_failures) == (
+        429,
+        2,
+    )  # the deferral keeps the 429 and its time
+    assert (state.retry_after_until - first.last_attempt_at).total_seconds() > 59
+    store.save_run(_report("a", "partial", counts={"new": 1}), '"v3"', None, http_status=200)
+    state = store.fetch_state("a")
+    assert (state.etag, state.last_modified, state.consecutive_failures) == ('"v3"', None, 0)
+    assert (state.retry_after_until, state.http_status, state.counts["new"]) == (None, 200, 1)
+    store.save_run(_report("b", "failed", error_code="retry_later"), http_status=503, retry_after_s=5)
+    state = store.fetch_state("b")  # a first run: inserted, with nothing the deferral does not set
+    assert (state.http_status, state.retry_after_until, state.consecutive_failures) == (None, None, 1)
+    assert [r.status for r in store.runs("a")] == ["partial", "failed", "failed", "not_modified", "ok"]
+    assert (store.runs("a")[2].http_status, store.runs("a")[4].counts["new"]) == (429, 2)
+
+
+def test_payload_comes_from_the_archive_in_another_process(store, monkeypatch):
+    """A body archived by another Store (another process) is read from the database; the bodies this
+    Store archived lately are kept within RECENT_PAYLOAD_BYTES and give the same bytes."""
+    import store.repository as repository
+
+    body = b"<rss>" + b"x" * 1000 + b"</rss>"
+    other = repository.Store(str(store.engine.url.render_as_string(hide_password=False)))
+    try:
+        digest = other.save_payload(body, "https://a.example/feed", None)
+    finally:
+        other.close()
+    assert digest not in store._recent  # noqa: SLF001 - what this test is about
+    assert store.payload(digest) == body
+    monkeypatch.setattr(repository, "RECENT_PAYLOAD_BYTES", 2500)
+    kept = [store.save_payload(bytes([i]) * 1000, "https://a.example/feed", None) for i in range(3)]
+    assert list(store._recent) == kept[1:]  # noqa: SLF001 - the oldest left first
+    assert [store.payload(h) for h in kept] == [bytes([i]) * 1000 for i in range(3)]
