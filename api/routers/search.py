@@ -32,11 +32,20 @@ from pydantic import (
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.deps import SearchDep, SettingsDep
+from api.facet_labels import (
+    FacetLabels,
+    Tables,
+    es_buckets,
+    header_language,
+    jsonld_facets,
+    label_language,
+    labelled,
+    labels_of,
+)
 from ontology.uris import doc_path
 from search.base import SearchUnavailable, Unsupported
 from search.documents import (
     FACETS,
-    FacetBucket,
     GeoFilter,
     Location,
     SearchDocument,
@@ -78,6 +87,8 @@ def _utc(value: datetime) -> datetime:
 
 IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc)]
 JSONLD = "application/ld+json"
+#: Facet labels follow Accept-Language (when no ``lang`` is given): shared caches must know.
+VARY = {"vary": "Accept-Language"}
 
 
 class HitOut(BaseModel):
@@ -110,13 +121,25 @@ class HitOut(BaseModel):
     )
 
 
+class FacetBucketOut(BaseModel):
+    value: str = Field(
+        description="What the index holds (a concept IRI, a type, a code, an id): filter with it."
+    )
+    count: int
+    label: str = Field(
+        description="The value as a person reads it, in the `lang` parameter's language, else "
+        "Accept-Language's, else English: a SKOS prefLabel, a network or source name, a type or "
+        "language name; a value without one: an IRI's last segment, anything else the value."
+    )
+
+
 class SearchOut(BaseModel):
     total: int
     offset: int
     size: int
     next_cursor: str | None = Field(None, description="Pass as `cursor` for the next page (search_after).")
     hits: list[HitOut]
-    facets: dict[str, list[FacetBucket]]
+    facets: dict[str, list[FacetBucketOut]]
 
 
 class SuggestionOut(BaseModel):
@@ -173,8 +196,9 @@ def _hit(d: SearchDocument, base: str, **extra: Any) -> HitOut:
     )
 
 
-def _jsonld(out: SearchOut) -> JSONResponse:
-    """The page as a schema.org ItemList (each hit's @id dereferences to its full RDF)."""
+def _jsonld(out: SearchOut, lang: str, labels: FacetLabels) -> JSONResponse:
+    """The page as a schema.org ItemList (each hit's @id dereferences to its full RDF), with the
+    facet counts and their labels (:func:`api.facet_labels.jsonld_facets`)."""
     items = [
         {
             "@type": "ListItem",
@@ -192,13 +216,17 @@ def _jsonld(out: SearchOut) -> JSONResponse:
         }
         for i, h in enumerate(out.hits, start=out.offset + 1)
     ]
+    context, facets = jsonld_facets(
+        {k: [b.model_dump() for b in v] for k, v in out.facets.items()}, lang, labels
+    )
     body = {
-        "@context": "http://schema.org/",
+        "@context": ["http://schema.org/", context],
         "@type": "ItemList",
         "numberOfItems": out.total,
         "itemListElement": items,
+        "facets": facets,
     }
-    return JSONResponse(body, media_type=JSONLD)
+    return JSONResponse(body, media_type=JSONLD, headers=VARY)
 
 
 def _json(out: BaseModel) -> Response:
@@ -208,7 +236,7 @@ def _json(out: BaseModel) -> Response:
     jsonable_encoder (~0.25 ms per 4 KB page, performance.md stage 5); the bytes are the
     same, and the route still declares ``response_model`` so OpenAPI documents the shape.
     """
-    return Response(out.model_dump_json(), media_type="application/json")
+    return Response(out.model_dump_json(), media_type="application/json", headers=VARY)
 
 
 def _wants_jsonld(request: Request, format_: str | None) -> bool:
@@ -263,6 +291,10 @@ async def search(
     collapse: Annotated[bool, Query(description="One hit per duplicate cluster, with shared_by.")] = False,
     highlight_: Annotated[bool, Query(alias="highlight")] = True,
     format_: Annotated[Literal["json", "jsonld"] | None, Query(alias="format")] = None,
+    lang: Annotated[
+        Literal["nl", "en", "fr", "de"] | None,
+        Query(description="Language of the facet labels; default: Accept-Language, else English."),
+    ] = None,
 ) -> Any:
     """The search page for the request's parameters (a dependency: the feeds reuse it)."""
     values = {
@@ -336,10 +368,17 @@ async def search(
     next_cursor = None
     if result.hits and len(result.hits) == size and result.hits[-1].sort and not collapse:
         next_cursor = encode_cursor(effective_sort(query), result.hits[-1].sort)
+    labels = await labels_of(request.app)
+    label_lang = label_language(lang, request.headers.get("accept-language"))
+    tables = labels.tables(label_lang)
+    facets = {
+        name: labelled(name, ((b.value, b.count) for b in buckets), tables.get(name, {}))
+        for name, buckets in result.facets.items()
+    }
     out = SearchOut(
-        total=result.total, offset=offset, size=size, next_cursor=next_cursor, hits=hits, facets=result.facets
+        total=result.total, offset=offset, size=size, next_cursor=next_cursor, hits=hits, facets=facets
     )
-    return _jsonld(out) if _wants_jsonld(request, format_) else out
+    return _jsonld(out, label_lang, labels) if _wants_jsonld(request, format_) else out
 
 
 @router.get("/search", operation_id="search-items", response_model=SearchOut, responses=SEARCH_RESPONSES)
@@ -387,7 +426,7 @@ async def related(
 #: Parameters the fast path takes: the everyday search (words, filters, facets, paging by
 #: offset or cursor, relevance/date/start order). Anything else (dates, geo, collapse, format,
 #: JSON-LD) goes through FastAPI's route.
-_FAST_SCALARS = frozenset({"q", "size", "offset", "facet_size", "highlight", "sort", "cursor"})
+_FAST_SCALARS = frozenset({"q", "size", "offset", "facet_size", "highlight", "sort", "cursor", "lang"})
 _FAST_LISTS = frozenset({*FACETS, "facet"})
 
 
@@ -464,6 +503,8 @@ class EsRequest:
     payload: bytes
     #: The words to mark in titles and summaries (None: no highlighting asked, or no text).
     plan: TextPlan | None
+    #: The ``lang`` parameter (facet labels; None: from Accept-Language).
+    lang: str | None = None
 
 
 def es_request(alias_path: str, timeout: str, p: dict[str, Any]) -> EsRequest | None:
@@ -494,7 +535,11 @@ def es_request(alias_path: str, timeout: str, p: dict[str, Any]) -> EsRequest | 
     payload = b"".join(MSEARCH_HEADER_LINE + orjson.dumps(b) + b"\n" for b in split_search(body, timeout))
     plan = text_plan(query) if p["highlight_"] else None
     return EsRequest(
-        query=query, path=f"{alias_path}?filter_path={ES_FILTER_PATH}", payload=payload, plan=plan
+        query=query,
+        path=f"{alias_path}?filter_path={ES_FILTER_PATH}",
+        payload=payload,
+        plan=plan,
+        lang=p.get("lang"),
     )
 
 
@@ -558,7 +603,9 @@ _HIT_TEMPLATE: dict[str, Any] = {
 _SOURCE_KEYS = frozenset({"id", *(name for name, _ in _HIT_DEFAULTS), "location"})
 
 
-async def _es_page(backend: ElasticsearchBackend, base: str, request: EsRequest) -> bytes:
+async def _es_page(
+    backend: ElasticsearchBackend, base: str, request: EsRequest, labels: Tables | None = None
+) -> bytes:
     """The JSON bytes :func:`search` + ``_json`` give for the fast-path parameters ``request``
     was made of (:func:`es_request`), built straight from Elasticsearch's response.
 
@@ -568,8 +615,11 @@ async def _es_page(backend: ElasticsearchBackend, base: str, request: EsRequest)
     lists, in HitOut's field order. ``tests/api/test_search_api.py`` compares the bytes
     with the route's for words, filters, facets, highlights, sorts, offsets and cursors.
     Any error in Elasticsearch's answer raises (the caller falls back to the route).
+    ``labels``: the facet label tables of the answer's language (None: no names, English).
     """
     query = request.query
+    if labels is None:
+        labels = FacetLabels(None).tables("en")
     responses = orjson.loads(await backend.post_async(request.path, request.payload))["responses"]
     for item in responses:
         if "error" in item:
@@ -625,10 +675,7 @@ async def _es_page(backend: ElasticsearchBackend, base: str, request: EsRequest)
         "next_cursor": next_cursor,
         "hits": hits,
         "facets": {
-            field: [
-                {"value": str(b["key"]), "count": int(b["doc_count"])}
-                for b in aggregations.get(field, {}).get("buckets", [])
-            ]
+            field: es_buckets(field, aggregations.get(field, {}).get("buckets", []), labels.get(field, {}))
             for field in wanted_facets(query)
         },
     }
@@ -642,7 +689,11 @@ async def send_json_bytes(send: Send, data: bytes) -> None:
         {
             "type": "http.response.start",
             "status": 200,
-            "headers": [(b"content-length", str(len(data)).encode()), (b"content-type", b"application/json")],
+            "headers": [
+                (b"vary", b"Accept-Language"),
+                (b"content-length", str(len(data)).encode()),
+                (b"content-type", b"application/json"),
+            ],
         }
     )
     await send({"type": "http.response.body", "body": data})
@@ -672,7 +723,10 @@ class SearchFastPath:
                 params = prepared if isinstance(prepared, dict) else None
                 if isinstance(prepared, EsRequest):
                     try:
-                        data = await _es_page(backend, app.state.settings.base_url.rstrip("/"), prepared)
+                        tables = (await labels_of(app)).tables(prepared.lang or header_language(scope))
+                        data = await _es_page(
+                            backend, app.state.settings.base_url.rstrip("/"), prepared, tables
+                        )
                     except Exception:  # noqa: BLE001 - the route retries and answers errors in its own shape
                         data = None
                     if data is not None:

@@ -33,8 +33,10 @@ def translate(lang: str, key: str, **values: object) -> str:
     return text.format(**values) if values else text
 
 
-def from_accept_language(header: str | None) -> str | None:
-    """The supported language the browser prefers most (``nl-BE,nl;q=0.9,en;q=0.8`` -> ``nl``)."""
+def from_accept_language(header: str | None, supported: tuple[str, ...] = LANGUAGES) -> str | None:
+    """The supported language the browser prefers most (``nl-BE,nl;q=0.9,en;q=0.8`` -> ``nl``).
+
+    ``supported``: the pages' languages by default; the search API's facet labels add German."""
     if not header:
         return None
     ranked: list[tuple[float, int, str]] = []
@@ -48,7 +50,7 @@ def from_accept_language(header: str | None) -> str | None:
             except ValueError:
                 q = 0.0
         base = tag.strip().split("-")[0].lower()
-        if base in LANGUAGES and q > 0:
+        if base in supported and q > 0:
             ranked.append((-q, position, base))
     return min(ranked)[2] if ranked else None
 

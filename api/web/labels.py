@@ -28,6 +28,12 @@ CONCEPT_FACETS = {
 @lru_cache(maxsize=4096)
 def concept_label(iri: str, lang: str) -> str:
     """The prefLabel in ``lang``, else English, else any, else the IRI's last segment."""
+    return concept_pref(iri, lang)[0]
+
+
+def concept_pref(iri: str, lang: str) -> tuple[str, str]:
+    """:func:`concept_label` and the language tag of the label it picked ("" for an untagged
+    prefLabel or the IRI's last segment): the search API's JSON-LD tags each label with it."""
     for scheme in schemes().values():
         labels = scheme.labels.get(URIRef(iri))
         if labels is None:
@@ -36,10 +42,10 @@ def concept_label(iri: str, lang: str) -> str:
         for wanted in (lang, "en", ""):
             for text, tag in pref:
                 if tag == wanted:
-                    return text
+                    return text, tag
         if pref:
-            return pref[0][0]
-    return iri.rstrip("/").rsplit("/", 1)[-1]
+            return pref[0]
+    return iri.rstrip("/").rsplit("/", 1)[-1], ""
 
 
 def concepts_of(scheme: str) -> list[str]:

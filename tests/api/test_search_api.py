@@ -163,6 +163,10 @@ def _fast_path(app) -> SearchFastPath:
         [("offset", "50")],  # past the last hit: filter_path leaves no "hits" list
         [("q", "sandbox"), ("offset", "5"), ("size", "2")],  # counting + an empty page
         [("q", "zzzzqqq"), ("facet", "type")],  # no match: no buckets, no hits
+        # every bucket has a label (English without lang/Accept-Language); labels in other
+        # languages and from Accept-Language: tests/api/test_facet_labels.py
+        [("q", "werkdag"), ("lang", "nl"), ("facet", "theme"), ("facet", "government_level")],
+        [("lang", "fr"), ("facet", "type"), ("facet", "language"), ("facet", "network")],
     ],
 )
 def test_the_fast_path_answers_byte_for_byte_like_the_route(client, params) -> None:
