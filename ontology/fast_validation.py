@@ -81,11 +81,14 @@ def enabled() -> bool:
     return shapes_fingerprint() == COVERED_SHAPES_FINGERPRINT
 
 
+_DATETIME_TYPE, _STRING_TYPES = frozenset({XSD.dateTime}), frozenset({None, XSD.string})
+
+
 def _is_datetime(value: Node) -> bool:
     # pySHACL's sh:datatype xsd:dateTime: a literal of that datatype whose value parsed as a datetime.
     return (
         isinstance(value, Literal)
-        and value.datatype == XSD.dateTime
+        and value.datatype in _DATETIME_TYPE
         and value.language is None
         and isinstance(value.value, datetime)
     )
@@ -97,51 +100,75 @@ def _is_string(value: Node) -> bool:
         return False
     if value.language:
         return value.datatype is None
-    return value.datatype is None or value.datatype == XSD.string
+    return value.datatype in _STRING_TYPES
+
+
+# Terms bound once: a DCTERMS/PROV/INNONET/RDF attribute builds a new URIRef on every access.
+_HEADLINE, _URL, _DATE_PUBLISHED, _NEWS_ARTICLE = (
+    SCHEMA.headline,
+    SCHEMA.url,
+    SCHEMA.datePublished,
+    SCHEMA.NewsArticle,
+)
+_SOURCE, _NETWORK, _GENERATED_AT = DCTERMS.source, INNONET.network, PROV.generatedAtTime
+_GENERATED_BY, _NETWORK_CHAIN, _MAPPING_VERSION = (
+    PROV.wasGeneratedBy,
+    INNONET.networkChain,
+    INNONET.mappingVersion,
+)
+_LIFECYCLE_STAGE = INNONET.lifecycleStage
+_CONCEPT_CHECKS = tuple(CONCEPT_PATTERNS.items())
+#: A non-item subject with one of these predicates is a focus node of some shape (or, for
+#: rdfs:subClassOf, widens a class target): not proven.
+_REACHING = TARGET_SUBJECTS_OF | {_SUBCLASS_OF}
+_ONLY_NEWS = frozenset({_NEWS_ARTICLE})
+# One-element sets: ``x in {term}`` compares strings in C unless the hashes match; ``x == term``
+# always runs rdflib's Python ``__eq__``.
+_SUBCLASS, _TYPES = frozenset({_SUBCLASS_OF}), frozenset({_TYPE})
 
 
 def _news_conforms(props: dict[Node, list[Node]]) -> bool:
     """NewsArticleShape with no result, including its warning (a missing publication date)."""
-    headlines = props.get(SCHEMA.headline, ())
+    headlines = props.get(_HEADLINE, ())
     if len(headlines) != 1:
         return False
     (headline,) = headlines
     if not _is_string(headline) or not 1 <= len(str(headline)) <= 2000:
         return False
-    urls = props.get(SCHEMA.url, ())
+    urls = props.get(_URL, ())
     if len(urls) > 1 or not all(isinstance(u, URIRef) for u in urls):
         return False
-    published = props.get(SCHEMA.datePublished, ())
+    published = props.get(_DATE_PUBLISHED, ())
     if len(published) > 1 or not all(_is_datetime(v) for v in published):
         return False
-    sources = props.get(DCTERMS.source, ())
+    sources = props.get(_SOURCE, ())
     if len(sources) != 1 or not all(isinstance(v, URIRef) for v in sources):
         return False
-    networks = props.get(INNONET.network, ())
+    networks = props.get(_NETWORK, ())
     if not networks or not all(isinstance(v, URIRef) for v in networks):
         return False
-    harvested = props.get(PROV.generatedAtTime, ())
+    harvested = props.get(_GENERATED_AT, ())
     return len(harvested) == 1 and all(_is_datetime(v) for v in harvested)
 
 
 def _provenance_conforms(props: dict[Node, list[Node]]) -> bool:
     """ProvenanceShape (targets subjects of innonet:mappingVersion)."""
-    runs = props.get(PROV.wasGeneratedBy, ())
+    runs = props.get(_GENERATED_BY, ())
     if len(runs) > 1 or not all(isinstance(v, URIRef) for v in runs):
         return False
-    times = props.get(PROV.generatedAtTime, ())
+    times = props.get(_GENERATED_AT, ())
     if not all(isinstance(v, Literal | URIRef) and ZONE_PATTERN.search(str(v)) for v in times):
         return False
-    return len(props.get(INNONET.networkChain, ())) <= 1
+    return len(props.get(_NETWORK_CHAIN, ())) <= 1
 
 
 def _concepts_conform(props: dict[Node, list[Node]]) -> bool:
     """ConceptsShape (targets subjects of any concept predicate): every value one of our concepts."""
-    for predicate, pattern in CONCEPT_PATTERNS.items():
+    for predicate, pattern in _CONCEPT_CHECKS:
         values = props.get(predicate, ())
         if not all(isinstance(v, URIRef) and pattern.search(str(v)) for v in values):
             return False
-    return len(props.get(INNONET.lifecycleStage, ())) <= 1
+    return len(props.get(_LIFECYCLE_STAGE, ())) <= 1
 
 
 def owned(item: URIRef, subject: Node) -> bool:
@@ -170,40 +197,46 @@ def proven_warnings(item: URIRef, triples: Iterable[Triple]) -> list[str] | None
 
 
 def _proven(item: URIRef, triples: Iterable[Triple]) -> bool | None:
-    """None if not proven; else whether the no-publication-date warning applies."""
+    """None if not proven; else whether the no-publication-date warning applies.
+
+    One pass over the triples: the item's own properties are collected, every other subject is
+    only checked for what would make it a focus node (a targeted type, a targeted predicate) or
+    widen a class target (rdfs:subClassOf, anywhere): any of these means "not proven".
+    """
     if not isinstance(item, URIRef):
         return None
     # Objects in lists, not sets: a set hashes every literal (rdflib's Literal.__hash__ is Python
     # code). The same answer for distinct triples (``item_triples``: per subject and predicate the
     # objects are then distinct, so a list has the set's length); a repeated triple only makes a
     # list longer, which can turn a proof into "not proven" (pySHACL decides), never the reverse.
-    subjects: dict[Node, dict[Node, list[Node]]] = {}
+    props: dict[Node, list[Node]] = {}
+    item_type = type(item)
     for s, p, o in triples:
-        subjects.setdefault(s, {}).setdefault(p, []).append(o)
-    if any(_SUBCLASS_OF in sprops for sprops in subjects.values()):
-        return None  # class targets would reach further than this module looks
-    props = subjects.get(item)
-    if props is None:
-        return None
-    for subject, sprops in subjects.items():
-        targeted_types = TARGET_CLASSES.intersection(sprops.get(_TYPE, ()))
-        is_item = isinstance(subject, URIRef) and str.__eq__(subject, item)
-        # Any other focus node (a place, a nested event, a concept holder) is pySHACL's job.
-        if not is_item and (targeted_types or TARGET_SUBJECTS_OF.intersection(sprops)):
+        # the item: the same object in every triple the mappers write; else rdflib's equality
+        # (same type, same string); a term of another type with the item's string: not proven
+        if s is item or (type(s) is item_type and str.__eq__(s, item)):
+            if p in _SUBCLASS:
+                return None
+            props.setdefault(p, []).append(o)
+        elif (
+            p in _REACHING
+            or (p in _TYPES and o in TARGET_CLASSES)
+            or (isinstance(s, URIRef) and str.__eq__(s, item))
+        ):
             return None
-    if targeted_types_of(props) != {SCHEMA.NewsArticle}:
+    if not props or TARGET_CLASSES.intersection(props.get(_TYPE, ())) != _ONLY_NEWS:
         return None
     if not _news_conforms(props):
         return None
-    if INNONET.mappingVersion in props and not _provenance_conforms(props):
+    if _MAPPING_VERSION in props and not _provenance_conforms(props):
         return None
     if any(p in props for p in CONCEPT_PREDICATES) and not _concepts_conform(props):
         return None
-    return SCHEMA.datePublished not in props
+    return _DATE_PUBLISHED not in props
 
 
 def targeted_types_of(props: dict[Node, list[Node]]) -> frozenset[Node]:
-    return TARGET_CLASSES.intersection(props.get(RDF.type, ()))
+    return TARGET_CLASSES.intersection(props.get(_TYPE, ()))
 
 
 def batch_proofs(items: Sequence[tuple[URIRef, list[Triple]]]) -> list[list[str] | None]:
