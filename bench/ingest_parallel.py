@@ -101,20 +101,23 @@ def _fetch_result(spec: Any, body: bytes, now: datetime) -> Any:
 
     return FetchResult(
         source_id=spec.id, url=spec.url, status=200, ok=True, content_type="application/xml",
-        body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body), fetched_at=now,
+        body_sha256=hashlib.sha256(body).hexdigest(), body_size=len(body), fetched_at=now, duration_ms=1,
     )  # fmt: skip
 
 
 def _run_batch(settings: Any, store: Any, sources: list[SourceBody], now: datetime) -> tuple[int, Counter]:
-    """What a harvest_batch task does per fetched source: process it, save its run."""
-    from pipeline.harvest import process_fetched
+    """What a harvest_batch task does per fetched source: process it, save its run (with its items, as
+    ``pipeline.harvest``'s ``on_result`` does: ``RunRecord``)."""
+    from pipeline.harvest import RunRecord, process_fetched
 
     items, statuses = 0, Counter()
     for spec, body in sources:
         result = _fetch_result(spec, body, now)
-        report = process_fetched(settings, store, spec, result)
-        report.finished_at = datetime.now(UTC)
-        store.save_run(report, http_status=200, duration_ms=1)
+        run = RunRecord(store, result)
+        report = process_fetched(settings, store, spec, result, run)
+        if not run.saved:
+            report.finished_at = datetime.now(UTC)
+            run.save(report)
         items += report.counts.get("new", 0) + report.counts.get("updated", 0)
         statuses[report.status] += 1
     return items, statuses

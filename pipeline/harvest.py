@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from pipeline.contracts import FetchResult, RecordError, SourceReport, SourceSpec
+from sqlalchemy import Connection
+
+from crawlers.platforms.base import ParseOutcome
+from pipeline.contracts import FetchResult, Outcome, RecordError, SourceReport, SourceSpec
 from pipeline.fetch import fetch_sources
 from pipeline.follow import finish_follow, map_for, prepare_follow
 from pipeline.health import Tracker
@@ -23,7 +27,7 @@ from pipeline.settings import Settings
 from pipeline.store import store_and_publish
 from pipeline.validate import validate_items
 from store.partners import effective_registry
-from store.repository import Store
+from store.repository import Store, save_run_on
 
 Progress = Callable[[SourceReport], None]
 
@@ -48,10 +52,78 @@ def _failed(result: FetchResult, report: SourceReport) -> SourceReport:
     return report
 
 
+@dataclass
+class RunRecord:
+    """One source's run (history row and fetch state), written once.
+
+    In the transaction that stores the source's items when there is one (``store_and_publish``'s
+    hook: one commit per source instead of two, and in parallel batches one wait for SQLite's write
+    lock instead of two), else on its own (``save``). The run and its items then commit together:
+    nothing is lost that was not lost before, and a source that fails still gets its run.
+    """
+
+    store: Store
+    result: FetchResult
+    report: SourceReport | None = None  # as written in the batch's transaction
+    saved: bool = False
+
+    def write_on(self, conn: Connection, report: SourceReport) -> None:
+        r = self.result
+        save_run_on(
+            conn, report, r.etag, r.last_modified,
+            http_status=r.status, duration_ms=r.duration_ms, retry_after_s=r.retry_after_s,
+        )  # fmt: skip
+
+    def save(self, report: SourceReport) -> None:
+        """Write the run in a transaction of its own."""
+        with self.store.engine.begin() as conn:
+            self.write_on(conn, report)
+        self.saved = True
+
+
+@dataclass
+class _RunWithItems:
+    """``store_and_publish``'s hook: the run as it will be once the batch has committed."""
+
+    run: RunRecord
+    report: SourceReport
+    parsed: ParseOutcome
+    warnings: list[str]
+
+    def in_transaction(self, conn: Connection, outcomes: list[Outcome]) -> None:
+        final = self.report.model_copy(update={"counts": dict(self.report.counts)})  # errors: not changed
+        for outcome in outcomes:
+            final.count(outcome)
+        _finish(final, self.parsed, self.warnings)
+        final.finished_at = datetime.now(UTC)
+        self.run.write_on(conn, final)
+        self.run.report = final
+
+    def committed(self) -> None:
+        self.run.saved = True
+
+
+def _finish(report: SourceReport, parsed: ParseOutcome, warnings: list[str]) -> None:
+    """A stored source's status and message, from its errors and the parse and validation notes."""
+    notes = parsed.warnings + warnings
+    report.status = "partial" if report.errors or parsed.warnings else "ok"
+    if notes:
+        report.message = "; ".join(notes[:5]) + (f" (+{len(notes) - 5} more)" if len(notes) > 5 else "")
+
+
 def process_fetched(
-    settings: Settings, store: Store, source: SourceSpec, result: FetchResult
+    settings: Settings,
+    store: Store,
+    source: SourceSpec,
+    result: FetchResult,
+    run: RunRecord | None = None,
 ) -> SourceReport:
-    """Parse, map, validate and store one fetched source."""
+    """Parse, map, validate and store one fetched source.
+
+    ``run``: the source's run is written with its items (``RunRecord``) when they are stored in
+    one transaction; ``run.saved`` says so, else the caller saves it. A followed stream (platform
+    ``ldes``) writes its follow state after its items, so its run is saved by the caller.
+    """
     report = SourceReport(source_id=source.id, started_at=result.fetched_at)
     if not result.ok:
         return _failed(result, report)
@@ -90,14 +162,16 @@ def process_fetched(
     for error in invalid:
         report.fail_record(error)
     # stored and published in one transaction: a record never without its member
-    store_and_publish(store, valid, report, result.body_sha256, settings.base_url, settings.ldes_page_size)
+    hook = None if run is None or source.platform == "ldes" else _RunWithItems(run, report, parsed, warnings)
+    store_and_publish(
+        store, valid, report, result.body_sha256, settings.base_url, settings.ldes_page_size, hook=hook
+    )
     if valid:  # once per process, when mappers, shapes and store statements are loaded
         settle_long_lived()  # the long-lived heap leaves full GC passes (pipeline/heap.py)
     finish_follow(store, settings, source, result, parsed, report)  # platform ldes: deletions, state
-    notes = parsed.warnings + warnings
-    report.status = "partial" if report.errors or parsed.warnings else "ok"
-    if notes:
-        report.message = "; ".join(notes[:5]) + (f" (+{len(notes) - 5} more)" if len(notes) > 5 else "")
+    _finish(report, parsed, warnings)
+    if run is not None and run.saved and run.report is not None:
+        report.finished_at = run.report.finished_at  # the report is the run as written
     return report
 
 
@@ -145,8 +219,9 @@ def harvest(
 
         def on_result(result: FetchResult) -> None:
             src = by_id[result.source_id]
+            run = RunRecord(store, result)
             try:
-                report = process_fetched(settings, store, src, result)
+                report = process_fetched(settings, store, src, result, run)
             except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
                 report = SourceReport(source_id=src.id, status="failed", error_code="internal_error")
                 report.message = f"{type(exc).__name__}: {exc}"
@@ -155,15 +230,10 @@ def harvest(
                         stage="store", source_id=src.id, code="internal_error", message=report.message
                     )
                 )
-            report.finished_at = datetime.now(UTC)
-            store.save_run(
-                report,
-                etag=result.etag,
-                last_modified=result.last_modified,
-                http_status=result.status,
-                duration_ms=result.duration_ms,
-                retry_after_s=result.retry_after_s,
-            )
+                run.saved = False  # failed after its items were stored: this failure is the run too
+            if not run.saved:  # else written with the source's items, its finish time included
+                report.finished_at = datetime.now(UTC)
+                run.save(report)
             closing.append((report, result))
             if len(closing) >= CLOSE_EVERY or time.monotonic() - closed_at[0] > CLOSE_AFTER_S:
                 close_attempts()

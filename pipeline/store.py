@@ -11,7 +11,7 @@ import logging
 from collections import Counter
 from collections.abc import Callable, Iterable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from rdflib import URIRef
 from sqlalchemy import Connection, Engine
@@ -35,6 +35,16 @@ log = logging.getLogger("innonet.store")
 #: keys for another cluster first), and batches that fell back to one item at a time ("one_by_one").
 #: Parallel harvest batches share a store; bench/bench_ingest.py reports these per process.
 RETRIES: Counter[str] = Counter()
+
+
+class BatchHook(Protocol):
+    """More writes that belong to a source's batch (the harvest's run record: pipeline/harvest.py)."""
+
+    def in_transaction(self, conn: Connection, outcomes: list[Outcome]) -> None:
+        """Write in the batch's transaction, knowing the items' outcomes (called again on a retry)."""
+
+    def committed(self) -> None:
+        """The transaction of the last ``in_transaction`` call has committed."""
 
 
 class StaleClusters(Exception):  # noqa: N818 - a condition, not an error: the batch is clustered again
@@ -201,6 +211,7 @@ def store_and_publish(
     base: str,
     page_size: int = 250,
     now: datetime | None = None,
+    hook: BatchHook | None = None,
 ) -> list[str]:
     """Stages 5 and 7 for one source in ONE transaction: clusters, records, unmapped tags, members.
 
@@ -213,6 +224,9 @@ def store_and_publish(
     (``StaleClusters``: clustered again, so copies of one story from parallel batches meet;
     tests/store/test_concurrent_store.py). Any other failure is logged and the items go one by one (``_one_by_one``), so one bad
     item stays alone and is reported as a RecordError. Returns the new members' version IRIs.
+
+    ``hook``: its writes go into the same transaction, after the batch's (the harvest records the
+    source's run there: one commit per source); when the batch goes one by one, it is not called.
     """
     if not items:
         return []
@@ -229,6 +243,10 @@ def store_and_publish(
                         cluster_items(items, clusterer, base_iri)
                         clustered = clusterer
                     outcomes, versions = _write(conn, member_log, clustered, items, report, raw_sha256, now)
+                    if hook is not None:
+                        hook.in_transaction(conn, outcomes)
+                if hook is not None:
+                    hook.committed()
                 for outcome in outcomes:  # counted once the batch is committed
                     report.count(outcome)
                 return versions
