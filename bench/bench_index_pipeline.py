@@ -1,9 +1,10 @@
 """Indexing as ``innonet index --rebuild`` hands documents over: batches of 500 (the store's page).
 
-    flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_index_pipeline.py [N] [--rounds R]
+    flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_index_pipeline.py [N] [--rounds R] [--gc]
 
-Why a second indexing bench: ``bench_search_load.py`` loads batches of 10,000 (one
-``AliasRebuild.load`` each), while the rebuild reads the store 500 records at a time. With one
+Why a second indexing bench: ``bench_search_load.py`` loaded batches of 10,000 (one
+``AliasRebuild.load`` each; it now takes ``load_batches`` too), while the rebuild reads the store
+500 records at a time. With one
 ``load`` per batch, every batch ended with the bulk pipeline drained: Elasticsearch idled while
 the next batch was read and prepared. ``AliasRebuild.load_batches`` keeps chunks in flight
 across batches and still reports each batch complete and in order.
@@ -19,18 +20,30 @@ round in alternating order, by:
 Each into a fresh index with the rebuild's load settings; printed: items/s (median of the
 rounds), ratio against raw, and CPU per document of this process (all threads) and of
 Elasticsearch (node stats), with the load average: the box has 2 cores shared with other work.
+
+``--gc``: instead, the garbage collector's share (issue 5: ~13 us per document of collections
+in a profile of the load). Two ways, both ``load_batches`` over the same documents pickled per
+500-document page before the clock and unpickled one page at a time inside it (so only the pages
+in flight are alive, as in the rebuild, which reads one store page at a time; N live documents
+would make every full pass walk them): ``plain`` (the collector as it is) and ``gc.freeze``
+(``gc.collect(); gc.freeze()`` first, as pipeline/heap.py does for a harvest process: the
+startup heap and the warm caches leave the full passes). Also printed: the collector's own time
+per document and its full (oldest-generation) passes, from ``gc.callbacks``.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import os
+import pickle
 import statistics
 import sys
 import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -71,9 +84,50 @@ def pipelined(rebuild: AliasRebuild, docs: list[SearchDocument]) -> None:
         assert not report.errors
 
 
-def ours(
-    docs: list[SearchDocument], way: Callable[[AliasRebuild, list[SearchDocument]], None]
-) -> tuple[float, ...]:
+def unpickled(rebuild: AliasRebuild, pages: list[bytes]) -> None:
+    batches = ((k, pickle.loads(page)) for k, page in enumerate(pages))  # noqa: S301 - our own bytes
+    for _, report in rebuild.load_batches(batches):
+        assert not report.errors
+
+
+class GcTime:
+    """The collector's pauses while a load runs (``gc.callbacks``): seconds, and full passes."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.full = 0
+        self._start = 0.0
+
+    def __call__(self, phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            self._start = time.perf_counter()
+        else:
+            self.seconds += time.perf_counter() - self._start
+            self.full += info["generation"] == 2
+
+    def __enter__(self) -> GcTime:
+        gc.callbacks.append(self)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        gc.callbacks.remove(self)
+
+
+def with_gc(freeze: bool, run: Callable[[], tuple[float, ...]]) -> tuple[float, ...]:
+    """``run()`` after a full collection, with the heap frozen first or not; its result plus
+    (collector seconds, full passes)."""
+    gc.collect()
+    if freeze:
+        gc.freeze()
+    try:
+        with GcTime() as spent:
+            result = run()
+    finally:
+        gc.unfreeze()
+    return (*result, spent.seconds, spent.full)
+
+
+def ours(docs: Any, way: Callable[[AliasRebuild, Any], None]) -> tuple[float, ...]:
     """(seconds, Python CPU s, Elasticsearch CPU s) of loading ``docs`` into a fresh rebuild index."""
     backend = ElasticsearchBackend(ES, f"bench-pipe-{uuid.uuid4().hex[:8]}", timeout_s=300)
     rebuild = AliasRebuild(backend)
@@ -103,6 +157,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("n", nargs="?", type=int, default=30_000)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--gc", action="store_true", help="A/B: load_batches with and without gc.freeze")
     args = parser.parse_args()
     print(f"before: {load()}", flush=True)
     docs = [d for start in range(0, args.n, 10_000) for d in batch_docs(start, min(10_000, args.n - start))]
@@ -114,25 +169,42 @@ def main() -> None:
         "load_batches": lambda: ours(docs, pipelined),
         "raw _bulk": lambda: raw(chunks),
     }
+    if args.gc:
+        pages = [pickle.dumps(docs[s : s + STORE_BATCH]) for s in range(0, len(docs), STORE_BATCH)]
+        del docs
+        ways = {
+            "plain": lambda: with_gc(False, lambda: ours(pages, unpickled)),
+            "gc.freeze": lambda: with_gc(True, lambda: ours(pages, unpickled)),
+            "raw _bulk": lambda: raw(chunks),
+        }
     runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in ways}
     for round_ in range(args.rounds):
         order = list(ways) if round_ % 2 == 0 else list(reversed(ways))
         for name in order:
             runs[name].append(ways[name]())
-            seconds, python_s, es_s = runs[name][-1]
+            seconds = runs[name][-1][0]
             print(f"  round {round_ + 1} {name}: {args.n / seconds:,.0f} items/s; {load()}", flush=True)
     raw_rate = statistics.median(args.n / r[0] for r in runs["raw _bulk"])
     print(
         f"{args.n:,} documents in batches of {STORE_BATCH} ({BULK_CHUNK}/bulk, {BULK_SENDERS} senders), "
         f"median of {args.rounds} rounds:"
     )
-    print("| way | items/s | ratio to raw | Python CPU us/doc | Elasticsearch CPU us/doc |")
-    print("|---|---|---|---|---|")
+    print(
+        "| way | items/s | ratio to raw | Python CPU us/doc | Elasticsearch CPU us/doc | GC us/doc, full passes |"
+    )
+    print("|---|---|---|---|---|---|")
     for name, results in runs.items():
         rate = statistics.median(args.n / r[0] for r in results)
         python_us = statistics.median(r[1] for r in results) / args.n * 1e6
         es_us = statistics.median(r[2] for r in results) / args.n * 1e6
-        print(f"| {name} | {rate:,.0f} | {rate / raw_rate:.2f} | {python_us:.0f} | {es_us:.0f} |")
+        collector = (
+            f"{statistics.median(r[3] for r in results) / args.n * 1e6:.1f}, {[int(r[4]) for r in results]}"
+            if len(results[0]) > 3
+            else ""
+        )
+        print(
+            f"| {name} | {rate:,.0f} | {rate / raw_rate:.2f} | {python_us:.0f} | {es_us:.0f} | {collector} |"
+        )
     print(f"after: {load()}")
 
 
