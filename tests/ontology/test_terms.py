@@ -21,7 +21,14 @@ from rdflib.plugins.serializers.nt import _nt_row
 
 from ontology.mapping.common import clean_text
 from ontology.namespaces import SCHEMA
-from ontology.triples import lang_literal, nt_line, plain_literal, utc_datetime_literal
+from ontology.triples import (
+    ItemGraph,
+    lang_literal,
+    nt_line,
+    nt_lines_of,
+    plain_literal,
+    utc_datetime_literal,
+)
 from tests.ontology.test_fast_validation import all_corpus_batches
 
 # XSD terms as plain IRIs: pytest probes module globals, and rdflib's XSD namespace warns on each probe.
@@ -155,6 +162,79 @@ def test_nt_line_equals_rdflib_for_any_literal(text: str, lang: str | None, data
         assert lang_literal(text, lang) == lit
     elif datatype is None:
         same(plain_literal(text), lit)
+
+
+def test_nt_lines_of_is_rdflibs_rows_on_every_corpus_item(corpus: Path) -> None:
+    """The one-loop renderer (remembered IRI forms, one escape search per literal) on real texts."""
+    items = [m for batch in all_corpus_batches(corpus) for m in batch]
+    escaped = 0
+    for m in items:
+        triples = [*m.content, *m.provenance, *m.derived]
+        lines = nt_lines_of(triples)
+        assert lines == [_nt_row(t) for t in triples]
+        escaped += sum('\\"' in line or "\\n" in line or "\\\\" in line for line in lines)
+    assert escaped > 50  # quotes, newlines and backslashes in real titles and summaries were rendered
+    # No corpus text has a character outside the BMP (only a script comment does): the real texts again,
+    # each with an emoji and a musical symbol inside, as language-tagged and typed literals.
+    texts = [str(o) for m in items for _, _, o in m.content if type(o) is Literal]
+    extended = [
+        (
+            S,
+            SCHEMA.name,
+            Literal(f"{t[:40]}\U0001f600{t[40:]}\U0001d165", lang="en")
+            if i % 2
+            else Literal(t + "\U0001f496"),
+        )
+        for i, t in enumerate(texts)
+    ]
+    assert nt_lines_of(extended) == [_nt_row(t) for t in extended]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([S, URIRef("http://e/t"), BNode("b1")]),
+            st.sampled_from([SCHEMA.name, SCHEMA.url]),
+            st.one_of(
+                st.text().map(Literal),
+                st.text().map(lambda t: Literal(t, lang="nl")),
+                st.text().map(lambda t: Literal(t, datatype=XSD_TOKEN)),
+                st.sampled_from([S, URIRef("http://e/o?a=1&b=é"), BNode("b2")]),
+            ),
+        ),
+        max_size=12,
+    )
+)
+def test_nt_lines_of_equals_rdflib_for_any_triples(triples) -> None:
+    assert nt_lines_of(triples) == [_nt_row(t) for t in triples]
+
+
+def test_an_invalid_iri_fails_every_time_never_remembered() -> None:
+    bad = (S, SCHEMA.url, URIRef("http://e/a b"))
+    for _ in range(2):
+        with pytest.raises(Exception, match="does not look like a valid URI"):
+            nt_lines_of([bad])
+        with pytest.raises(Exception, match="does not look like a valid URI"):
+            nt_lines_of([(URIRef("http://e/a b"), SCHEMA.url, S)])
+
+
+def test_item_graph_lines_follow_every_change() -> None:
+    """The rendered lines are kept per state: any change renders again, a sum of two reuses both."""
+    a = ItemGraph([(S, SCHEMA.name, Literal("x"))])
+    first = a.nt_lines()
+    assert a.nt_lines() is first
+    a.add((S, SCHEMA.url, URIRef("http://e/o")))
+    assert a.nt_lines() == [_nt_row(t) for t in a]
+    a.remove((S, SCHEMA.name, None))
+    assert a.nt_lines() == ["<http://e/s> <http://schema.org/url> <http://e/o> .\n"]
+    b = ItemGraph([(S, SCHEMA.name, Literal("y"))])
+    b.nt_lines()
+    assert (a + b).nt_lines() == a.nt_lines() + b.nt_lines()
+    overlap = a + ItemGraph([*a, *b])  # shared triples: one line each, in a's order first
+    assert overlap.nt_lines() == a.nt_lines() + b.nt_lines()
+    a += b
+    assert a.nt_lines() == [_nt_row(t) for t in a]
 
 
 def _sanitised_text(value: str | None) -> str | None:
