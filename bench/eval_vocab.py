@@ -124,7 +124,7 @@ def cluster_set() -> tuple[list[ClusterInput], dict[str, str]]:
 def eval_clusters() -> dict[str, float]:
     inputs, story = cluster_set()
     clusterer = Clusterer(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
-    got = {x.iri: clusterer.assign(x)[0] for x in inputs}
+    got = {x.iri: cluster for x, (cluster, _) in zip(inputs, clusterer.assign_all(inputs), strict=True)}
     tp = fp = fn = 0
     for a, b in itertools.combinations(story, 2):
         same_gold, same_got = story[a] == story[b], got[a] == got[b]

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import numpy as np
 
-from ontology.concepts import fold
+from ontology.concepts import strip_combining
 
 TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|msclkid|yclid|igshid|mc_cid|mc_eid|_ga|_gl|ref|ref_src|cmpid|wt_mc|at_\w+|xtor|ns_\w+|spm|share|from)$",
@@ -69,8 +70,14 @@ def canonical_url(url: str | None) -> str | None:
 
 def _tokens(text: str) -> list[str]:
     r"""The folded text's words of two or more characters (``\w+`` runs longer than one: ``\w\w+``
-    matches exactly those runs, without a Python pass to drop the one-letter ones)."""
-    return _WORDS.findall(fold(text))
+    matches exactly those runs, without a Python pass to drop the one-letter ones).
+
+    ``ontology.concepts.fold`` without its last steps: collapsing whitespace and turning ’ into '
+    change only characters that are not ``\w``, so the words are the same without them.
+    """
+    if text.isascii():
+        return _WORDS.findall(text.lower())
+    return _WORDS.findall(strip_combining(unicodedata.normalize("NFKD", text.casefold())))
 
 
 def _shingles(tokens: list[str]) -> set[str]:
@@ -241,19 +248,41 @@ class Clusterer:
             found.update(self.lookup(missing))
         return found
 
+    def _read_ahead(self, keys: Iterable[str]) -> None:
+        """Ask the store once for every key not asked yet (``_known`` then finds them in ``_stored``)."""
+        if self.lookup is not None:
+            fresh = [k for k in dict.fromkeys(keys) if k not in self._asked]
+            if fresh:
+                self._stored.update(self.lookup(fresh))
+                self._asked.update(fresh)
+
     def assign_all(self, items: list[ClusterInput]) -> list[tuple[str, ItemKeys]]:
-        """``assign`` for a batch, with one lookup of stored keys for the whole batch (same result).
+        """``assign`` for a batch, with the stored keys read ahead in two lookups for the whole batch.
 
         The store does not change while a batch is assigned (its keys are saved afterwards), so
-        reading every key ahead gives each item what its own lookup would have found.
+        reading the keys ahead gives each item what its own lookup would have found.
+
+        An item with an exact key that is already known (this run, the store, or an earlier item of
+        the batch) joins that key's cluster whatever its bands say, so its MinHash signature and
+        bands (~50 blake2b digests for word pairs, 16 for bands) are not computed: a re-harvested
+        item, a relay under the same URL, an exact copy under another one. Its band keys are then not
+        recorded for its cluster either; the cluster keeps the bands of the copy that founded it
+        (whose signature every later candidate is compared with) and of copies found by bands only.
         """
-        all_keys = keys_of_many(items)
-        wanted = list(dict.fromkeys(k for keys in all_keys for k in keys.exact + keys.bands))
-        if self.lookup is not None:
-            fresh = [k for k in wanted if k not in self._asked]
-            self._stored.update(self.lookup(fresh))
-            self._asked.update(fresh)
-        return [self.assign(item, keys) for item, keys in zip(items, all_keys, strict=True)]
+        exact = [_exact_keys(item) for item in items]
+        self._read_ahead(k for keys, _ in exact for k in keys.exact)
+        index, stored = self.index, self._stored
+        earlier: set[str] = set()  # exact keys of this batch's earlier items: in the index by their turn
+        signed: list[tuple[ItemKeys, list[str]]] = []
+        for keys, tokens in exact:
+            known = any(k in index or k in stored or k in earlier for k in keys.exact)
+            earlier.update(keys.exact)
+            if not known and len(tokens) >= 5:
+                signed.append((keys, tokens))
+        for start in range(0, len(signed), _CHUNK):
+            _add_signatures(signed[start : start + _CHUNK])
+        self._read_ahead(k for keys, _ in signed for k in keys.bands)
+        return [self.assign(item, keys) for item, (keys, _) in zip(items, exact, strict=True)]
 
     def _signature(self, cluster: str) -> list[int]:
         if cluster not in self.signatures and self.signature_lookup is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 import struct
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -21,6 +22,7 @@ from ontology.cluster import (
     ROWS,
     SHINGLE,
     TRACKING,
+    Clusterer,
     ClusterInput,
     _minhash,
     _minhash_reference,
@@ -122,3 +124,42 @@ def test_canonical_url_equals_the_reference(url: str) -> None:
 
 def test_a_short_text_has_no_bands() -> None:
     assert keys_of(ClusterInput(iri="x", title="one two three")).bands == []
+
+
+def test_assign_all_gives_one_by_one_clusters_and_skips_bands_of_known_copies(corpus: Path) -> None:
+    """A batch assigns what ``assign`` item by item assigns; a copy whose exact key is known (earlier
+    in the run, earlier in its batch, or stored by an earlier run) gets no signature computed."""
+    inputs = [
+        cluster_input(m.iri, m.raw)
+        for batch in all_corpus_batches(corpus)
+        for m in batch
+        if m.raw is not None
+    ]
+    again = [replace(x, iri=x.iri + "/again") for x in inputs]  # a re-harvest: same URLs and texts
+    one = Clusterer(lambda key: key)
+    expected = [one.assign(x)[0] for x in inputs + again]
+    batched = Clusterer(lambda key: key)
+    got = [batched.assign_all(inputs[i : i + 20] + again[i : i + 20]) for i in range(0, len(inputs), 20)]
+    assert [cluster for batch in got for cluster, _ in batch] == sorted_like(expected, len(inputs))
+    first = [keys for batch in got for _, keys in batch[: len(batch) // 2]]
+    copies = [keys for batch in got for _, keys in batch[len(batch) // 2 :]]
+    assert sum(bool(k.bands) for k in first) > 300
+    assert all(k.bands == [] and k.signature == [] for k in copies if k.exact)
+    # The next run reads this run's keys from the store: every copy finds its cluster.
+    index, signatures = dict(batched.index), dict(batched.signatures)
+    later = Clusterer(
+        lambda key: "new:" + key,
+        lookup=lambda keys: {k: index[k] for k in keys if k in index},
+        signatures=lambda ids: {c: signatures[c] for c in ids if c in signatures},
+    )
+    rerun = [cluster for i in range(0, len(inputs), 20) for cluster, _ in later.assign_all(again[i : i + 20])]
+    assert rerun == expected[len(inputs) :]
+
+
+def sorted_like(expected: list[str], n: int) -> list[str]:
+    """One-by-one results (all originals, then all copies) in the batches' order (20 + their 20 copies)."""
+    return [
+        c
+        for i in range(0, n, 20)
+        for c in expected[i : min(i + 20, n)] + expected[n + i : n + min(i + 20, n)]
+    ]
