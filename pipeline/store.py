@@ -283,13 +283,17 @@ def _write(
     clusters stale (two copies of one story would stay apart): ``StaleClusters`` rolls back.
     """
     # Rendered once for records and members, BEFORE the first write: SQLite holds its one write lock
-    # from there to the commit, and parallel batches wait for it (bench_ingest --parallel).
+    # from there to the commit, and parallel batches wait for it (bench_ingest --parallel). The
+    # members most likely appended (new or changed items, by their heads) are rendered here too.
     lines = [rendered(item) for item in items]
+    records = record_rows(items, report.source_id, raw_sha256, lines)
+    entries = publications(items, report.source_id, lines)
+    ready = member_log.prepare(conn, entries, now)
     taken = _save_clusters(conn, clusterer, items, report.source_id)
     if taken:
         raise StaleClusters(f"{len(taken)} new cluster keys were stored meanwhile, e.g. {taken[0]}")
-    outcomes = upsert_records_on(conn, record_rows(items, report.source_id, raw_sha256, lines), now)
-    versions = member_log.publish_many_on(conn, publications(items, report.source_id, lines), now)
+    outcomes = upsert_records_on(conn, records, now)
+    versions = member_log.publish_many_on(conn, entries, now, ready)
     return outcomes, [v for v in versions if v]
 
 

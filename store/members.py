@@ -322,6 +322,51 @@ _UPDATE_HEADS = (
 )
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """``MemberLog.prepare``'s members: per entry (by ``id``), (version IRI, N-Triples, facets)."""
+
+    members: dict[int, tuple[str, str, set[tuple[str, str]]]]
+
+
+def _changed(
+    conn: Connection, entries: Sequence[Publication]
+) -> tuple[list[str | None], list[tuple[int, Publication]], set[str]]:
+    """Which entries get a member, from their items' heads: (per entry None (unchanged) or "" (to
+    append), the entries to append with their index, the items that have a head).
+
+    A member only for a new or changed item (its content hash differs from its head's, or the head
+    is a withdrawal); an item repeated in the batch gets one member.
+    """
+    iris = list(dict.fromkeys(e.item_iri for e in entries))
+    out: list[str | None] = []
+    heads: dict[str, tuple[int, str | None, bool]] = {
+        iri: (seq, chash, bool(deleted)) for iri, seq, chash, deleted in driver_select_in(conn, _HEADS, iris)
+    }
+    had_head = set(heads)
+    todo = []
+    for entry in entries:
+        head = heads.get(entry.item_iri)
+        if head is not None and not head[2] and head[1] == entry.content_hash:
+            out.append(None)
+            continue
+        todo.append((len(out), entry))
+        out.append("")
+        heads[entry.item_iri] = (0, entry.content_hash, False)  # a repeat in the batch adds nothing
+    return out, todo, had_head
+
+
+def _member_of(entry: Publication, version: str, ts: datetime) -> tuple[str, set[tuple[str, str]]]:
+    """An entry's member as version ``version`` stamped ``ts``: its N-Triples and its facets."""
+    item = URIRef(entry.item_iri)
+    graph = (
+        version_nt(entry.graph, item, URIRef(version), ts)
+        if entry.lines is None
+        else _version_nt_lines(entry.lines, item, URIRef(version), ts)
+    )
+    return graph, member_facets(entry.kind, entry.source_id, entry.graph, item)  # type: ignore[arg-type]
+
+
 class MemberLog:
     """Append and read members of this instance's stream, in the store's database."""
 
@@ -369,31 +414,39 @@ class MemberLog:
                 continue  # another writer took one of these version IRIs or heads: read again
         raise RuntimeError(f"could not append {len(entries)} members after 5 attempts")
 
-    def publish_many_on(
+    def prepare(
         self, conn: Connection, entries: Sequence[Publication], now: datetime | None = None
+    ) -> Prepared:
+        """The members ``publish_many_on`` will most likely append, rendered before the transaction writes.
+
+        SQLite holds its one write lock from a transaction's first write to its commit, and parallel
+        harvest batches wait for it: the harvest calls this before its first write. The heads read
+        here only choose what to render; ``publish_many_on`` reads them again and decides, and uses
+        a member rendered here only for the same version IRI (the same item and second).
+        """
+        _, todo, _ = _changed(conn, entries)
+        ts = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
+        members = {}
+        for _, entry in todo:
+            version = version_iri(self.base, entry.item_iri, ts)
+            members[id(entry)] = (version, *_member_of(entry, version, ts))
+        return Prepared(members)
+
+    def publish_many_on(
+        self,
+        conn: Connection,
+        entries: Sequence[Publication],
+        now: datetime | None = None,
+        ready: Prepared | None = None,
     ) -> list[str | None]:
         """``publish_many``'s work inside the caller's transaction (no retry, no commit).
 
         For the harvest, which writes a source's records, cluster keys and members atomically
         (pipeline/store.py ``store_and_publish``). Reads are one query per 500 IRIs; writes are
         driver executemany calls with statements compiled once (``driver_executemany``).
+        ``ready``: what ``prepare`` rendered for these entries before the transaction's first write.
         """
-        iris = list(dict.fromkeys(e.item_iri for e in entries))
-        out: list[str | None] = []
-        heads: dict[str, tuple[int, str | None, bool]] = {
-            iri: (seq, chash, bool(deleted))
-            for iri, seq, chash, deleted in driver_select_in(conn, _HEADS, iris)
-        }
-        had_head = set(heads)
-        todo = []
-        for entry in entries:
-            head = heads.get(entry.item_iri)
-            if head is not None and not head[2] and head[1] == entry.content_hash:
-                out.append(None)
-                continue
-            todo.append((len(out), entry))
-            out.append("")
-            heads[entry.item_iri] = (0, entry.content_hash, False)  # a repeat in the batch adds nothing
+        out, todo, had_head = _changed(conn, entries)
         if not todo:
             return out
         serialize_appends(conn)  # PostgreSQL: seqs become visible in log order (store/append_lock.py)
@@ -414,7 +467,11 @@ class MemberLog:
                 ts += timedelta(seconds=1)  # one version per item per second
                 version = version_iri(self.base, entry.item_iri, ts)
             taken.add(version)
-            item = URIRef(entry.item_iri)
+            early = ready.members.get(id(entry)) if ready is not None else None
+            if early is not None and early[0] == version:  # rendered before the lock, for this version
+                graph, entry_facets = early[1], early[2]
+            else:
+                graph, entry_facets = _member_of(entry, version, ts)
             rows.append(
                 {
                     "version_iri": version,
@@ -423,14 +480,10 @@ class MemberLog:
                     "day": day_of(ts),
                     "deleted": False,
                     "content_hash": entry.content_hash,
-                    "graph": (
-                        version_nt(entry.graph, item, URIRef(version), ts)
-                        if entry.lines is None
-                        else _version_nt_lines(entry.lines, item, URIRef(version), ts)
-                    ),
+                    "graph": graph,
                 }
             )
-            facets.append(member_facets(entry.kind, entry.source_id, entry.graph, item))  # type: ignore[arg-type]
+            facets.append(entry_facets)
         # executemany, then the sequence numbers by version IRI (unique): an INSERT ... RETURNING
         # in parameter order is one statement per row on SQLite.
         driver_executemany(conn, _INSERT_MEMBERS, rows)
