@@ -105,7 +105,8 @@ def test_tokens_equal_the_reference_for_any_text(text: str) -> None:
 
 URL_PARTS = st.sampled_from(
     ["http://", "https://", "HTTP://www.", "https://WWW.Ex.org", "ex.org", ":8080", ":443", "/", "//", "/a/", "?", "?utm_source=x",
-     "&b=2", "&a=", "#frag", "?q=1&q=0", "%20", "\n", " ", "fbclid=1", "/path//", "?", "&"]
+     "&b=2", "&a=", "#frag", "?q=1&q=0", "%20", "\n", " ", "fbclid=1", "/path//", "?", "&", "u@", "[::1]", "]",
+     "%zZ", "\t", "\r", "\x01", "Www.", "www.", "H", "/Ä", "\\", ".", ":", ";x", "=", "=x", "+", "~", "?ref=1", "a"]
 )  # fmt: skip
 
 
@@ -116,8 +117,8 @@ def _outcome(function, url: str) -> tuple[str, str | None]:
         return "error", str(exc)
 
 
-@settings(max_examples=500, deadline=None)
-@given(st.lists(URL_PARTS, max_size=8).map("".join))
+@settings(max_examples=2000, deadline=None)
+@given(st.lists(URL_PARTS, max_size=10).map("".join))
 def test_canonical_url_equals_the_reference(url: str) -> None:
     assert _outcome(canonical_url, url) == _outcome(reference_url, url)
 
