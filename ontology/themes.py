@@ -128,8 +128,83 @@ def _text_scanner() -> tuple[re.Pattern[str], dict[str, URIRef], int]:
     return re.compile(r"\W(?:" + scanner.pattern[len(head) :]), names, 1
 
 
+_SPECIAL = frozenset("\\.^$*+?{}[]|()")
+_QUANTIFIERS = frozenset("?*+{")
+
+
+def _literal_head(alternative: str) -> tuple[str, str] | None:
+    """(the character every match of the pattern starts with, the pattern after it), or None when
+    the pattern does not start with one literal character (a class, a group, a quantified character)."""
+    if alternative[:1] == "\\" and alternative[1:2] and not alternative[1].isalnum():
+        char, rest = alternative[1], alternative[2:]
+    elif alternative[:1] and alternative[0] not in _SPECIAL:
+        char, rest = alternative[0], alternative[1:]
+    else:
+        return None
+    return None if rest[:1] in _QUANTIFIERS else (char, rest)
+
+
+def _trie(alternatives: list[str]) -> str:
+    """The alternation of ``alternatives`` (in this order) with common literal first characters
+    factored out, recursively: ``abc|abd|xy`` -> ``(?:ab(?:c|d)|xy)``.
+
+    The same matches: two alternatives that start with different literal characters cannot both
+    match at one position, so grouping by that character, keeping the order inside each group,
+    leaves the first alternative that matches at any position, and what it matches, as in the flat
+    alternation. re skips a branch that starts with a literal with one comparison, so at each
+    position only the branches of the current character are entered, then of the next ...
+    Alternatives that do not all start with a literal character are left as they are.
+    """
+    if len(alternatives) == 1:
+        return alternatives[0]
+    heads = [_literal_head(a) for a in alternatives]
+    if any(head is None for head in heads):
+        return "(?:" + "|".join(alternatives) + ")"
+    groups: dict[str, list[str]] = {}
+    for char, rest in heads:  # type: ignore[misc] - None excluded above
+        groups.setdefault(char, []).append(rest)
+    parts = [re.escape(char) + _trie(rests) for char, rests in groups.items()]
+    return parts[0] if len(parts) == 1 else "(?:" + "|".join(parts) + ")"
+
+
+@lru_cache(maxsize=1)
+def _word_scanner() -> re.Pattern[str] | None:
+    r"""One regex without groups for running text: ``\W`` + every concept's alternatives (in
+    ``_plain_scanner``'s order) as a ``_trie`` + ``(?!\w)``; None when a label does not start with
+    a plain word character (``scan`` then uses ``_text_scanner``).
+
+    It matches what ``_text_scanner`` matches, without named groups (a branch that opens a group
+    cannot be skipped by its first character); the concept of a match is ``_concept_of`` its text.
+    """
+    concepts = sorted(schemes()["theme"].labels, key=str)
+    alternatives = [alternative for concept in concepts for alternative in _alternatives(concept)]
+    heads = [_literal_head(a) for a in alternatives]
+    if not alternatives or not all(head is not None and head[0].isalnum() for head in heads):
+        return None
+    return re.compile(r"\W" + _trie(alternatives) + r"(?!\w)")
+
+
+@lru_cache(maxsize=8192)
+def _concept_of(word: str) -> URIRef:
+    """The concept of a scanner match: the first concept (in ``_plain_scanner`` order) with an
+    alternative that spells the whole matched text.
+
+    That is the concept of the alternative that matched: an earlier alternative that spells the
+    text would have matched at that position first. Cached: matches are label words (a few
+    hundred forms), met again and again.
+    """
+    scanner, names = _scanner()
+    match = scanner.fullmatch(word)
+    if match is None or not match.lastgroup:
+        raise ValueError(f"theme scanner match {word!r} spells no label")  # cannot happen: see above
+    return names[match.lastgroup]
+
+
 def scan(folded: str) -> list[tuple[URIRef, str]]:
     """(concept, matched text) of every label match in a folded text, in text order."""
+    words = _word_scanner()
+    if words is not None:
+        return [(_concept_of(m[1:]), m[1:]) for m in words.findall(" " + folded)]
     scanner, names, lead = _text_scanner()
     if lead:
         return [(names[m.lastgroup or ""], m.group(0)[1:]) for m in scanner.finditer(" " + folded)]

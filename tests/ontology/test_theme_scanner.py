@@ -7,13 +7,14 @@ definition. Both are run over every corpus text (title, summary, body, tags) and
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ontology.concepts import fold, schemes
-from ontology.themes import MAX_CHARS, _plain_scanner, _scanner, _text_scanner, scan
+from ontology.themes import MAX_CHARS, _plain_scanner, _scanner, _text_scanner, _trie, _word_scanner, scan
 from tests.ontology.test_fast_validation import all_corpus_batches
 
 
@@ -66,8 +67,10 @@ def _scan_plain(text: str) -> list[tuple[str, str]]:
 
 
 def test_the_text_scanner_is_used_and_finds_what_the_plain_one_finds(corpus: Path) -> None:
-    """``scan`` (separator-first regex over " " + text) = the plain scanner's (concept, text) list."""
-    assert _text_scanner()[2] == 1  # the separator-first form is in use
+    """``scan`` (separator-first regex without groups, factored by first characters, over " " + text)
+    = the plain scanner's (concept, text) list."""
+    assert _word_scanner() is not None  # the factored form is in use
+    assert _text_scanner()[2] == 1  # and its fallback is the separator-first form
     raws = [m.raw for batch in all_corpus_batches(corpus) for m in batch if m.raw is not None]
     texts = [v for r in raws for v in (r.title, r.summary, r.body_html, *r.tags) if v]
     texts += _labels() + [" ".join(_labels()), "-".join(_labels()), ".".join(_labels())]
@@ -95,3 +98,15 @@ def test_the_text_scanner_matches_like_the_plain_one_on_generated_text(parts: li
     assert [(str(c), w) for c, w in scan(text)] == _scan_plain(text)
     raw = "".join(parts)  # unfolded too: any character before or after a label
     assert [(str(c), w) for c, w in scan(raw)] == _scan_plain(raw)
+
+
+def test_the_factored_alternation_keeps_the_order_of_alternatives_that_start_alike() -> None:
+    """``_trie`` factors literal first characters out and keeps each group's order; alternatives that do
+    not all start with a literal (a class, a quantified character) stay a flat alternation."""
+    assert _trie(["abc", "xy", "abd"]) == "(?:ab(?:c|d)|xy)"
+    assert _trie(["ab", "a[\\s-]+b", "as?"]) == "a(?:b|[\\s-]+b|s?)"
+    # "." is no literal character, "\." is one
+    assert _trie([r"a\.b", "a.b", r"x\.y", r"x\.z"]) == r"(?:a(?:\.b|.b)|x\.(?:y|z))"
+    # the first alternative that matches wins in both forms (here the shorter one, listed first)
+    flat = re.compile("(?:ab|abc)")
+    assert re.compile(_trie(["ab", "abc"])).match("abc").group(0) == flat.match("abc").group(0) == "ab"
