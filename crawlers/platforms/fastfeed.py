@@ -334,16 +334,17 @@ def _entry_start(node: Any) -> dict[str, Any]:
 def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
     entry = _entry_start(item)
     seen: set[str] = set()
+    # feedparser keeps the first non-empty title: a later title or media:title (at any depth) is
+    # ignored (mixin.pop's title_depth rule), so it is harmless once a title is set. Kept in
+    # locals (``titled`` follows entry["title"], set below only), not looked up per element.
+    titled = nested = False
     # one pass in document order: children are read, deeper elements only checked
     for child in walk.descendants(item):
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        # feedparser keeps the first non-empty title: a later title or media:title (at any depth)
-        # is ignored (mixin.pop's title_depth rule), so it is harmless once a title is set.
-        titled = bool(entry.get("title"))
         name = _NAMES.get(tag) or _name(child)
-        if entry.get("_nested") and name in _HANDLERS:
+        if nested and name in _HANDLERS:
             raise _Fallback(f"element {tag} after an item nested in an item")
         if child.getparent() is not item:
             if name in _HANDLERS and name not in (_HARMLESS_TITLED if titled else _HARMLESS):
@@ -353,9 +354,9 @@ def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
             # An empty item inside an item (real FeedBurner output): feedparser starts a second,
             # empty entry there and leaves both (what follows belongs to the channel). Only
             # elements without a feedparser handler may follow.
-            if len(child) or child.attrib or (child.text or "").strip() or entry.get("_nested"):
+            if len(child) or child.attrib or (child.text or "").strip() or nested:
                 raise _Fallback("item nested in an item")
-            entry["_nested"] = True
+            nested = entry["_nested"] = True
             entry["_nested_element"] = child  # the entry feedparser starts there (_check_entries)
             continue
         if titled and name in ("title", "media_title"):
@@ -381,6 +382,7 @@ def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
                 entry.setdefault("link", value)
         elif name == "title":
             entry["title"] = _leaf(child)
+            titled = bool(entry["title"])
         elif name in ("description", "summary", "itunes_summary", "content_encoded"):
             _rss_text_block(entry, name, _leaf(child))
         elif name == "expirationdate":
