@@ -13,8 +13,7 @@ and shapes load lazily, so the process's resident set is complete by then), afte
 ``gc.collect()`` so no garbage is frozen. Frozen objects are still freed by reference counting
 when they are dropped; only a reference cycle among objects alive at that moment and dropped
 later is never reclaimed (a one-time, bounded cost: one source's worth at most). The API freezes
-its own startup heap the same way (api/main.py), and ``innonet index --rebuild`` calls this after
-its first batch (pipeline/index.py; bench_index_pipeline.py --gc).
+its own startup heap the same way (api/main.py).
 """
 
 from __future__ import annotations

@@ -10,14 +10,15 @@ Elasticsearch a new index filled from the store and an atomic alias swap
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import Graph
 from sqlalchemy import select
 
-from pipeline.heap import settle_long_lived
 from pipeline.nt_read import read_record
 from pipeline.settings import Settings
 from search import make_backend
@@ -123,6 +124,28 @@ def index_records(
     }
 
 
+#: The youngest generation's threshold while a rebuild runs (CPython's default: 700; None: leave
+#: it). A rebuild allocates and drops millions of containers (store rows, parsed triples, documents,
+#: bulk lines) that almost all die by reference counting; at 700 the collector ran ~800 young and 6
+#: full passes per 25,000 records, 39 us per record. At 50,000 (bench/bench_rebuild_gc.py, rebuild_index
+#: from a store of corpus records, fresh process per run, 3 rounds): 2 young passes, none full, 3 us per
+#: record, process CPU 444 -> 405 us per record; a one-time gc.freeze() (the harvest's way) gave 24 us.
+REBUILD_GC_THRESHOLD0: int | None = 50_000
+
+
+@contextmanager
+def _fewer_collections(threshold0: int | None) -> Iterator[None]:
+    """Collect the youngest generation every ``threshold0`` net allocations, restored afterwards
+    (a rebuild may run inside a long-lived process: the maintenance DAG's worker, the tests)."""
+    old = gc.get_threshold()
+    if threshold0 is not None:
+        gc.set_threshold(threshold0, *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def rebuild_index(
     store: Store,
     backend: SearchBackend,
@@ -134,8 +157,19 @@ def rebuild_index(
     Elasticsearch: a new index, loaded while searches go on against the old one, an atomic
     alias swap, then every record updated since the rebuild began is sent again through
     the alias (the writes the old index took meanwhile). Embedded: the same records
-    re-sent into the same file (it is the offline demo index; no swap needed).
+    re-sent into the same file (it is the offline demo index; no swap needed). The garbage
+    collector runs less often meanwhile (:data:`REBUILD_GC_THRESHOLD0`).
     """
+    with _fewer_collections(REBUILD_GC_THRESHOLD0):
+        return _rebuild(store, backend, progress, merge_timeout_s)
+
+
+def _rebuild(
+    store: Store,
+    backend: SearchBackend,
+    progress: Callable[[int], None] | None,
+    merge_timeout_s: float | None,
+) -> dict[str, Any]:
     names, countries = _networks(store)
     began = datetime.now(UTC)
     errors: list[dict[str, Any]] = []
@@ -172,10 +206,6 @@ def rebuild_index(
                 failed = {e.id for e in report.errors}
                 store.mark_indexed([(r.iri, r.content_hash) for r in rows if r.iri not in failed])
                 indexed += len(rows) - len(failed)
-                # after the first batch the process's long-lived heap is complete (modules, the
-                # vocabulary, analysis caches): frozen, the collector's full passes stop walking
-                # it (bench_index_pipeline.py --gc: ~34 -> ~3 us of collections per document)
-                settle_long_lived()
                 if progress:
                     progress(len(rows))
         finally:
