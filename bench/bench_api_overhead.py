@@ -43,7 +43,8 @@ request (the real app built in this process, driven as uvicorn drives it, with
 ``time.perf_counter_ns`` around the ASGI call minus the time spent in the Elasticsearch round
 trip of :class:`search.es_http.KeepAliveClient`), and with ``--profile`` a cProfile of that
 in-process loop. The index is built once from bench_search_load's generator (``--docs`` items,
-kept under ALIAS between runs; ``--rebuild`` builds it again). Elasticsearch's part is
+kept under ``--alias`` between runs while its mapping version is the code's; ``--rebuild`` builds
+it again; ``--baseline-alias``: another index for ``--baseline-tree``, e.g. one that tree's code built). Elasticsearch's part is
 subtracted per query, so the overhead does not depend on the index size (the hits, facets and
 answer size per query do: same page size, same facets, at any size).
 """
@@ -292,15 +293,18 @@ def es_bytes(alias: str, query_string: str) -> tuple[str, bytes]:
     return built.path, built.payload
 
 
-def ensure_index(n: int, rebuild: bool) -> None:
-    from search.elasticsearch import ElasticsearchBackend
+def ensure_index(alias: str, n: int, rebuild: bool) -> None:
+    """``alias`` with ``n`` generated items on this code's mapping version (else built again)."""
+    from search.elasticsearch import INDEX_VERSION, ElasticsearchBackend
     from search.reindex import AliasRebuild
 
-    have = httpx.get(f"{ES}/{ALIAS}/_count", timeout=30)
-    if have.status_code == 200 and have.json()["count"] == n and not rebuild:
-        print(f"index: {ALIAS} kept ({n:,} items)")
+    have = httpx.get(f"{ES}/{alias}/_count", timeout=30)
+    mapping = httpx.get(f"{ES}/{alias}/_mapping", timeout=30)
+    versions = [m["mappings"]["_meta"]["version"] for m in mapping.json().values()] if have.is_success else []
+    if have.is_success and have.json()["count"] == n and versions == [INDEX_VERSION] and not rebuild:
+        print(f"index: {alias} kept ({n:,} items, mapping v{INDEX_VERSION})")
         return
-    backend = ElasticsearchBackend(ES, ALIAS)
+    backend = ElasticsearchBackend(ES, alias)
     t = time.perf_counter()
     rebuild_ = AliasRebuild(backend)
     rebuild_.begin()
@@ -309,7 +313,7 @@ def ensure_index(n: int, rebuild: bool) -> None:
         assert not report.errors, report.errors[:3]
     rebuild_.swap()
     backend.close()
-    print(f"index: {ALIAS} built ({n:,} items, {time.perf_counter() - t:.0f} s, force-merged)")
+    print(f"index: {alias} built ({n:,} items, {time.perf_counter() - t:.0f} s, force-merged)")
 
 
 # -- in-process: Python time of the real app per request --------------------------------------
@@ -398,9 +402,44 @@ def in_process(alias: str, qss: list[str], profile: bool, cold_caches: bool) -> 
 # -- the paired run ---------------------------------------------------------------------------
 
 
-def paired(targets: dict[str, tuple[Conn, list[list[bytes]]]], rounds: int) -> dict[str, list[int]]:
+def listening_pid(port: int) -> int | None:
+    """The process listening on 127.0.0.1:``port`` (its socket's inode in /proc/net/tcp, then the
+    process holding that inode), or None (not Linux, or not ours to read)."""
+    inode = None
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if fields[3] == "0A" and int(fields[1].split(":")[1], 16) == port:  # state LISTEN
+            inode = fields[9]
+    if inode is None:
+        return None
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if any(os.readlink(fd) == f"socket:[{inode}]" for fd in (proc / "fd").iterdir()):
+                    return int(proc.name)
+            except OSError:
+                continue
+    return None
+
+
+def cpu_ns(pid: int) -> int:
+    """Time process ``pid`` (all its threads) has run on a CPU so far, user and kernel, in ns
+    (the scheduler's own count, /proc/PID/task/*/schedstat: no 10 ms ticks)."""
+    total = 0
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            total += int((task / "schedstat").read_text().split()[0])
+        except (OSError, IndexError, ValueError):
+            continue  # a thread that ended meanwhile
+    return total
+
+
+def paired(
+    targets: dict[str, tuple[Conn, list[list[bytes]]]], rounds: int, timed_from: Any = None
+) -> dict[str, list[int]]:
     """Per target, the list of nanoseconds per (round, query), same order for every target.
-    A target's requests: one list per pass (the untimed first pass, then each round)."""
+    A target's requests: one list per pass (the untimed first pass, then each round).
+    ``timed_from``: called between the untimed pass and the rounds."""
     names = list(targets)
     n = len(next(iter(targets.values()))[1][0])
     times: dict[str, list[int]] = {name: [] for name in names}
@@ -409,6 +448,8 @@ def paired(targets: dict[str, tuple[Conn, list[list[bytes]]]], rounds: int) -> d
             conn, reqs = targets[name]
             status, body, _ = conn.roundtrip(reqs[0][i])
             assert status == 200, (name, body[:300])
+    if timed_from is not None:
+        timed_from()
     for rnd in range(rounds):
         for i in range(n):
             k = (i + rnd) % len(names)
@@ -433,6 +474,14 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help="build the index again")
     parser.add_argument("--baseline-tree", type=Path, help="also the API of this checkout (same run)")
     parser.add_argument(
+        "--alias", default=ALIAS, help="the bench index (built when missing or of another version)"
+    )
+    parser.add_argument(
+        "--baseline-alias",
+        help="the index --baseline-tree's API searches (default: --alias), e.g. one built by that tree's "
+        "code when the mapping version differs",
+    )
+    parser.add_argument(
         "--highlight", action="store_true", help="highlight=true (default: false, as the load bench)"
     )
     parser.add_argument("--profile", action="store_true", help="cProfile of the in-process loop")
@@ -453,10 +502,11 @@ def main() -> None:
     )
     args = parser.parse_args()
     print(f"before: {load()}", flush=True)
-    ensure_index(args.docs, args.rebuild)
+    alias = args.alias
+    ensure_index(alias, args.docs, args.rebuild)
     plist = [api_params(q, f, args.highlight) for q, f in queries(args.queries, 55)]
     qss = [urlencode(p) for p in plist]
-    es_reqs = [es_bytes(ALIAS, qs) for qs in qss]
+    es_reqs = [es_bytes(alias, qs) for qs in qss]
     # --vary-order: round r sends each query's parameters rotated by r (the first pass: by 0):
     # the same search and the same Elasticsearch bytes, but a query string the API has not seen
     # (its prepared-request cache misses; its text-plan cache still hits: same words)
@@ -468,22 +518,24 @@ def main() -> None:
         for r in range(args.rounds + 1)
     ]
     if args.vary_order:
-        assert all(es_bytes(ALIAS, v) == e for v, e in zip(variants[1], es_reqs, strict=True))
+        assert all(es_bytes(alias, v) == e for v, e in zip(variants[1], es_reqs, strict=True))
     with ExitStack() as stack:
         spec = Path(stack.enter_context(tempfile.TemporaryDirectory())) / "floor.json"
         spec.write_bytes(orjson.dumps({"es": ES, "requests": [(p, b.decode()) for p, b in es_reqs]}))
-        urls = {"es": ES, "api": stack.enter_context(serve_alias(ALIAS))}
+        urls = {"es": ES, "api": stack.enter_context(serve_alias(alias))}
         urls["floor"] = stack.enter_context(serve_floor(spec))
-        urls["static"] = urls["floor"]
+        urls["static"] = stack.enter_context(serve_floor(spec))  # its own process: CPU counted apart
         if args.baseline_tree is not None:
-            urls["api-base"] = stack.enter_context(serve_alias(ALIAS, tree=args.baseline_tree))
+            urls["api-base"] = stack.enter_context(
+                serve_alias(args.baseline_alias or alias, tree=args.baseline_tree)
+            )
         if args.timed:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
             env = {
                 "INNONET_DATA_DIR": data_dir,
                 "INNONET_SEARCH_BACKEND": "elasticsearch",
                 "INNONET_ES_URL": ES,
-                "INNONET_ES_INDEX": ALIAS,
+                "INNONET_ES_INDEX": alias,
             }
             flags = ["--log-level", "warning", "--no-access-log"]
             urls["api-timed"] = stack.enter_context(
@@ -491,10 +543,10 @@ def main() -> None:
             )
         if args.granian is not None:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
-            urls["api-granian"] = stack.enter_context(serve_api_granian(ALIAS, data_dir, args.granian))
+            urls["api-granian"] = stack.enter_context(serve_api_granian(alias, data_dir, args.granian))
         if args.access_log:
             data_dir = stack.enter_context(tempfile.TemporaryDirectory())
-            urls["api-accesslog"] = stack.enter_context(serve_api_access_log(ALIAS, data_dir))
+            urls["api-accesslog"] = stack.enter_context(serve_api_access_log(alias, data_dir))
         conns = {name: Conn(url) for name, url in urls.items()}
         n_v = len(variants)
         targets = {
@@ -521,8 +573,25 @@ def main() -> None:
             f"{'parameter order varied per round (prepared-request cache misses)' if args.vary_order else 'same query strings every round'}; {load()}",
             flush=True,
         )
-        times = paired(targets, args.rounds)
+        # CPU per request of each server process (user + system, all threads, kernel work for its
+        # sockets included) over the timed rounds: robust to other processes' load, unlike wall time
+        ports = {name: urlsplit(url).port for name, url in urls.items() if name != "es"}
+        pids = {name: listening_pid(port) for name, port in ports.items() if port}
+        pids = {name: pid for name, pid in pids.items() if pid is not None}
+        cpu_before: dict[str, int] = {}
+        times = paired(
+            targets, args.rounds, lambda: cpu_before.update({n: cpu_ns(p) for n, p in pids.items()})
+        )
+        cpu_per_request = {
+            name: (cpu_ns(pid) - cpu_before[name]) / (args.rounds * len(qss)) / 1000
+            for name, pid in pids.items()
+        }
         print(f"after the paired run: {load()}")
+        if cpu_per_request:
+            print(
+                "server process CPU per request over the rounds (user + kernel, schedstat): "
+                + ", ".join(f"{name} {us:.0f} µs" for name, us in cpu_per_request.items())
+            )
         if "api-timed" in urls:
             timing = orjson.loads(httpx.get(urls["api-timed"] + "/__timing", timeout=30).content)
             # the first pass (untimed here) is in the samples too: keep the rounds' requests only
@@ -555,8 +624,8 @@ def main() -> None:
             flush=True,
         )
     if not args.no_in_process:
-        in_process(ALIAS, qss, args.profile, cold_caches=False)
-        in_process(ALIAS, qss, False, cold_caches=True)
+        in_process(alias, qss, args.profile, cold_caches=False)
+        in_process(alias, qss, False, cold_caches=True)
     print(f"after: {load()}")
 
 

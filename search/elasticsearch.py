@@ -1,11 +1,11 @@
 """The Elasticsearch search backend: the reference implementation of :class:`SearchBackend`.
 
-- One versioned index ``{alias}-v4`` behind the alias ``{alias}``; reads and writes go
-  through the alias, so a rebuild is a new ``{alias}-v4-{stamp}`` filled from the store and
+- One versioned index ``{alias}-v5`` behind the alias ``{alias}``; reads and writes go
+  through the alias, so a rebuild is a new ``{alias}-v5-{stamp}`` filled from the store and
   an atomic alias swap (:mod:`search.reindex`; no ``_reindex``: the test distribution has
   none, architecture.md §7). Writes refuse an alias on an index of another version, with
   the command that rebuilds it (``innonet index --rebuild``).
-- Settings and mappings come from ``search/mappings/items-v4.json``: server-native parts
+- Settings and mappings come from ``search/mappings/items-v5.json``: server-native parts
   only. Text is analysed in Python (:mod:`search.analysis`) into ``*_a`` (folded) and
   ``*_s`` (stemmed) fields that the built-in ``whitespace`` analyser indexes, so
   Elasticsearch and the embedded backend see the same tokens.
@@ -52,9 +52,10 @@ from search.documents import (
     wanted_facets,
 )
 from search.es_http import HttpError, KeepAliveClient
+from search.hits import HIT_FIELD, hit_json
 from search.queries import distance_km, effective_sort, text_plan
 
-INDEX_VERSION = 4
+INDEX_VERSION = 5
 MAPPING_FILE = Path(__file__).resolve().parent / "mappings" / f"items-v{INDEX_VERSION}.json"
 #: Folded fields (indexed, never returned as part of a document) and their source field.
 ANALYSED_FIELDS = {"title_a": "title", "summary_a": "summary", "body_a": "body"}
@@ -64,6 +65,8 @@ STEMMED_FIELDS = {"title_s": "title", "summary_s": "summary", "body_s": "body"}
 TEXT_FIELDS = {field: (f"{field}_a", f"{field}_s") for field in ("title", "summary", "body")}
 #: Fields computed from the document for the index only.
 DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "year", "collapse_key", "geo"}
+#: Fields stored for display only, not part of the document (:mod:`search.hits`, since version 5).
+DISPLAY_FIELDS = {HIT_FIELD}
 #: Query-time boosts (the embedded backend uses the same weights).
 SEARCH_FIELDS = ["title_a^3", "summary_a^2", "body_a"]
 STEM_FIELDS = ["title_s^3", "summary_s^2", "body_s"]
@@ -99,6 +102,7 @@ def to_source(doc: SearchDocument) -> dict[str, Any]:
     ``_source.excludes``): nothing reads them back.
     """
     source = doc.model_dump(mode="json", exclude_none=True)
+    source[HIT_FIELD] = hit_json(source)  # the API's hit, ready to splice (search.hits)
     for field, (analysed_field, stemmed_field) in TEXT_FIELDS.items():
         folded, stems = analysed_pair(getattr(doc, field), doc.language)
         if folded:
@@ -121,7 +125,9 @@ def ndjson_index(doc: SearchDocument) -> bytes:
 
 def from_source(source: dict[str, Any]) -> SearchDocument:
     """The document as upserted, from a ``_source``."""
-    return SearchDocument.model_validate({k: v for k, v in source.items() if k not in DERIVED_FIELDS})
+    return SearchDocument.model_validate(
+        {k: v for k, v in source.items() if k not in DERIVED_FIELDS and k not in DISPLAY_FIELDS}
+    )
 
 
 def _short(text: object, limit: int = MAX_REASON_CHARS) -> str:
@@ -747,7 +753,7 @@ def build_search_body(query: SearchQuery) -> dict[str, Any] | None:
         "query": {"bool": {"must": must or [{"match_all": {}}], "should": should, "filter": filters}},
         "sort": _sort_clause(query),
         "size": query.size,
-        "_source": {"excludes": sorted(DERIVED_FIELDS)},  # index-only fields: ~half the bytes of a hit
+        "_source": {"excludes": sorted({*DERIVED_FIELDS, *DISPLAY_FIELDS})},  # ~half the bytes of a hit
         "track_total_hits": True,
         "aggregations": {
             name: {
@@ -769,17 +775,18 @@ def build_search_body(query: SearchQuery) -> dict[str, Any] | None:
     return body
 
 
-#: What a page of the API's hits leaves out of ``_source``: the index-only fields and the
-#: document fields no hit shows (the body is ~60 % of a document's stored bytes).
-PAGE_EXCLUDES = sorted({*DERIVED_FIELDS, "body", "cluster"})
+#: What a page of the API's hits takes from ``_source``: the id and the hit's display JSON
+#: (:mod:`search.hits`); with highlighting also the texts to mark and their language.
+PAGE_INCLUDES = ["id", HIT_FIELD]
+PAGE_INCLUDES_HIGHLIGHT = ["id", HIT_FIELD, "language", "summary", "title"]
 
 
-def page_search_body(query: SearchQuery) -> dict[str, Any] | None:
+def page_search_body(query: SearchQuery, highlight: bool = False) -> dict[str, Any] | None:
     """:func:`build_search_body` for the API's hit list (``api.routers.search``): same query,
-    sort and aggregations, without the ``_source`` fields a hit does not show."""
+    sort and aggregations, with only the ``_source`` fields the page reads."""
     body = build_search_body(query)
     if body is not None:
-        body["_source"] = {"excludes": PAGE_EXCLUDES}
+        body["_source"] = {"includes": PAGE_INCLUDES_HIGHLIGHT if highlight else PAGE_INCLUDES}
     return body
 
 

@@ -60,6 +60,7 @@ from search.elasticsearch import (
 )
 from search.es_http import speaks
 from search.highlight import highlight
+from search.hits import HIT_FIELD
 from search.queries import (
     InvalidCursor,
     TextPlan,
@@ -68,6 +69,11 @@ from search.queries import (
     encode_cursor,
     text_plan,
 )
+
+try:  # the server whose answer the fast path can write in one piece (_write_at_once)
+    from uvicorn.protocols.http.httptools_impl import RequestResponseCycle as _HttpToolsCycle
+except ImportError:  # pragma: no cover - uvicorn without httptools
+    _HttpToolsCycle = None  # type: ignore[assignment,misc]
 
 router = APIRouter(tags=["search"])
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
@@ -529,7 +535,7 @@ def es_request(alias_path: str, timeout: str, p: dict[str, Any]) -> EsRequest | 
         if p["offset"]:
             return None  # search() gives the route's 400
         query.after = decode_cursor(p["cursor"], effective_sort(query))  # InvalidCursor: the route's 400
-    body = page_search_body(query)
+    body = page_search_body(query, highlight=bool(p["highlight_"]))
     if body is None:
         return None
     payload = b"".join(MSEARCH_HEADER_LINE + orjson.dumps(b) + b"\n" for b in split_search(body, timeout))
@@ -576,31 +582,14 @@ def _prepare(backend: ElasticsearchBackend, scope: Scope) -> EsRequest | dict[st
     return request
 
 
-#: A hit's fields after ``id`` and ``doc``, in HitOut's order, with what an absent key prints
-#: as (``location`` and the fields ``_es_page`` sets itself follow).
-_HIT_DEFAULTS: tuple[tuple[str, Any], ...] = (
-    *((name, None) for name in _HIT_FIELDS),
-    *((name, []) for name in _HIT_LISTS),
-    ("country", None),
-    ("regions", []),
-    ("start", None),
-    ("end", None),
-)
+class NotPrerendered(Exception):
+    """A hit without its display JSON (an index built before mapping version 5): the route answers."""
 
 
-#: A hit with every field at its default, in HitOut's order (copied, then filled from ``_source``).
-_HIT_TEMPLATE: dict[str, Any] = {
-    "id": None,
-    "doc": None,
-    **dict(_HIT_DEFAULTS),
-    "location": None,
-    "score": None,
-    "distance_km": None,
-    "shared_by": None,
-    "highlight": None,
-}
-#: The ``_source`` keys a hit takes as they are (plus ``location``, reshaped).
-_SOURCE_KEYS = frozenset({"id", *(name for name, _ in _HIT_DEFAULTS), "location"})
+#: A hit's JSON after ``location`` when nothing is highlighted (the fast path has no distance
+#: and no collapse).
+_HIT_END = b',"distance_km":null,"shared_by":null,"highlight":{}}'
+_HIT_END_MARKED = b',"distance_km":null,"shared_by":null,"highlight":'
 
 
 async def _es_page(
@@ -609,13 +598,15 @@ async def _es_page(
     """The JSON bytes :func:`search` + ``_json`` give for the fast-path parameters ``request``
     was made of (:func:`es_request`), built straight from Elasticsearch's response.
 
-    No thread hop (asyncio streams, :meth:`ElasticsearchBackend.post_async`) and no pydantic
-    model per hit: ``_source`` is what ``SearchDocument.model_dump(mode="json")`` wrote, so
-    its values are already what HitOut would print; only absent keys become nulls/empty
-    lists, in HitOut's field order. ``tests/api/test_search_api.py`` compares the bytes
-    with the route's for words, filters, facets, highlights, sorts, offsets and cursors.
-    Any error in Elasticsearch's answer raises (the caller falls back to the route).
-    ``labels``: the facet label tables of the answer's language (None: no names, English).
+    No thread hop (:meth:`ElasticsearchBackend.post_async`) and no model or dict per hit:
+    each hit's fields from ``type`` to ``location`` are the JSON text stored with it at
+    indexing (:mod:`search.hits`), spliced in as they are (``orjson.Fragment``); only
+    ``id``, ``doc``, ``score`` and the highlights are written here.
+    ``tests/api/test_search_api.py`` compares the bytes with the route's for words, filters,
+    facets, highlights, sorts, offsets and cursors. Any error in Elasticsearch's answer, or a
+    hit without its stored text (:class:`NotPrerendered`), raises (the caller falls back to
+    the route). ``labels``: the facet label tables of the answer's language (None: no names,
+    English).
     """
     query = request.query
     if labels is None:
@@ -630,40 +621,30 @@ async def _es_page(
     plan = request.plan
     hits = []
     raw_hits = page.get("hits", {}).get("hits", [])
+    dumps = orjson.dumps
     for hit in raw_hits:
         src = hit["_source"]
+        fields = src.get(HIT_FIELD)
+        if fields is None:
+            raise NotPrerendered(src.get("id"))
         doc_id = src["id"]
         path = doc_id.removeprefix(base) if doc_id.startswith(base) else None
-        if src.keys() <= _SOURCE_KEYS:  # always, for what to_source writes: copy + update in C
-            hit_out = _HIT_TEMPLATE.copy()
-            hit_out.update(src)  # existing keys keep the template's (HitOut's) order
-        else:
-            hit_out = {"id": doc_id, "doc": None}
-            for name, default in _HIT_DEFAULTS:
-                hit_out[name] = src.get(name, default)
-        hit_out["doc"] = f"{base}{doc_path(path)}" if path else doc_id
-        loc = src.get("location")
-        hit_out["location"] = (
-            None
-            if loc is None
-            else {
-                "name": loc.get("name"),
-                "address": loc.get("address"),
-                "lat": loc.get("lat"),
-                "lon": loc.get("lon"),
-            }
-        )
-        hit_out["score"] = hit.get("_score")
-        hit_out["distance_km"] = None
-        hit_out["shared_by"] = None
-        marks = {}
+        doc = f"{base}{doc_path(path)}" if path else doc_id
+        end = _HIT_END
         if plan is not None:
+            marks = {}
             for name in ("title", "summary"):
                 mark = highlight(src.get(name), plan, src.get("language"))
                 if mark:
                     marks[name] = mark
-        hit_out["highlight"] = marks
-        hits.append(hit_out)
+            if marks:
+                end = _HIT_END_MARKED + dumps(marks) + b"}"
+        hits.append(
+            orjson.Fragment(
+                b'{"id":%b,"doc":%b,%b,"score":%b%b'
+                % (dumps(doc_id), dumps(doc), fields.encode(), dumps(hit.get("_score")), end)
+            )
+        )
     next_cursor = None
     if raw_hits and len(raw_hits) == query.size and raw_hits[-1].get("sort"):
         next_cursor = encode_cursor(effective_sort(query), list(raw_hits[-1]["sort"]))
@@ -682,21 +663,63 @@ async def _es_page(
     return orjson.dumps(out)
 
 
-async def send_json_bytes(send: Send, data: bytes) -> None:
+def _write_at_once(send: Send, headers: list[tuple[bytes, bytes]], data: bytes) -> bool:
+    """Write a 200 answer's head and body to uvicorn's transport in one ``write`` (one send
+    syscall, one TCP segment train) and complete the request as uvicorn's own ``send`` would;
+    False (nothing written) unless ``send`` is uvicorn's httptools request cycle in the state
+    where its ``send`` would write both at once too.
+
+    Why: uvicorn writes the head and the body of an answer separately, two send syscalls and two
+    segments the client reads apart (``bench/bench_api_overhead.py``: uvicorn's hop alone 48.5
+    -> 39.6 µs per request for an 11 KB answer). The head is the one uvicorn would write
+    (status line, its default ``server``/``date`` headers, ours, ``connection: close`` when
+    the connection ends); with an access log on, a paused or closed transport, or another
+    server, the usual two messages are sent. ``tests/api/test_search_fast_write.py`` compares
+    the raw bytes with uvicorn's on keep-alive and closing connections.
+    """
+    cycle = getattr(send, "__self__", None)
+    if _HttpToolsCycle is None or type(cycle) is not _HttpToolsCycle:
+        return False
+    try:
+        if cycle.response_started or cycle.disconnected or cycle.access_log or cycle.flow.write_paused:
+            return False
+        keep_alive = cycle.keep_alive
+        transport = cycle.transport
+        parts = [b"HTTP/1.1 200 OK\r\n"]
+        for name, value in (*cycle.default_headers, *headers):
+            parts += (name.lower(), b": ", value, b"\r\n")
+        message_event = cycle.message_event
+        on_response = cycle.on_response
+    except AttributeError:  # another uvicorn version: its own send
+        return False
+    if not keep_alive:
+        parts.append(b"connection: close\r\n")
+    parts += (b"\r\n", data)
+    cycle.response_started = True
+    cycle.waiting_for_100_continue = False
+    transport.write(b"".join(parts))
+    cycle.response_complete = True
+    message_event.set()
+    if not keep_alive:
+        transport.close()
+    on_response()
+    return True
+
+
+async def send_json_bytes(send: Send, data: bytes) -> bool:
     """Answer 200 with JSON ``data``: what ``Response(data, media_type="application/json")``
-    sends, as two raw ASGI messages, without building a Response and its header list."""
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 200,
-            "headers": [
-                (b"vary", b"Accept-Language"),
-                (b"content-length", str(len(data)).encode()),
-                (b"content-type", b"application/json"),
-            ],
-        }
-    )
+    sends, without building a Response and its header list: in one write under uvicorn
+    (:func:`_write_at_once`: True), else as two raw ASGI messages (False)."""
+    headers = [
+        (b"vary", b"Accept-Language"),
+        (b"content-length", str(len(data)).encode()),
+        (b"content-type", b"application/json"),
+    ]
+    if _write_at_once(send, headers, data):
+        return True
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
     await send({"type": "http.response.body", "body": data})
+    return False
 
 
 class SearchFastPath:
@@ -712,6 +735,7 @@ class SearchFastPath:
         self.app = app
         self.served = 0  # answers given here (the tests check the path is really taken)
         self.direct = 0  # of those, built straight from Elasticsearch's response (_es_page)
+        self.at_once = 0  # of those, written to uvicorn's transport in one piece (_write_at_once)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/search":
@@ -719,7 +743,10 @@ class SearchFastPath:
             backend = app.state.backend if app is not None else None
             params: dict[str, Any] | None
             if isinstance(backend, ElasticsearchBackend) and speaks(backend.url):
-                prepared = _prepare(backend, scope)
+                try:
+                    prepared = _prepare(backend, scope)
+                except Exception:  # noqa: BLE001 - outside Starlette's error layer: the route decides
+                    prepared = None
                 params = prepared if isinstance(prepared, dict) else None
                 if isinstance(prepared, EsRequest):
                     try:
@@ -732,7 +759,7 @@ class SearchFastPath:
                     if data is not None:
                         self.served += 1
                         self.direct += 1
-                        await send_json_bytes(send, data)
+                        self.at_once += await send_json_bytes(send, data)
                         return
             else:
                 params = _fast_params(scope)
@@ -756,5 +783,14 @@ async def close_fast_path(app: FastAPI) -> None:
 
 
 def install_fast_path(app: FastAPI) -> None:
-    """Put :class:`SearchFastPath` in front of the app (call after the other ``add_middleware``)."""
-    app.add_middleware(SearchFastPath)
+    """Put :class:`SearchFastPath` in front of the app's whole middleware stack, outside even
+    Starlette's error layer (``ServerErrorMiddleware``, which wraps ``send``): the fast path
+    then gets the server's own ``send`` (:func:`_write_at_once` writes through it in one piece)
+    and passes two layers fewer. It catches its own errors and hands those requests to the
+    stack (route answers, error pages, logging as before)."""
+    build = app.build_middleware_stack
+
+    def build_with_fast_path() -> ASGIApp:
+        return SearchFastPath(build())
+
+    app.build_middleware_stack = build_with_fast_path  # type: ignore[method-assign]

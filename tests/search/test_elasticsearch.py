@@ -61,17 +61,17 @@ def test_alias_points_to_the_versioned_index_with_the_repository_mapping(
     es_backend: ElasticsearchBackend, es_url: str, es_alias: str
 ) -> None:
     aliases = httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()
-    assert list(aliases) == [f"{es_alias}-v4"]
-    assert aliases[f"{es_alias}-v4"]["aliases"][es_alias]["is_write_index"] is True
+    assert list(aliases) == [f"{es_alias}-v5"]
+    assert aliases[f"{es_alias}-v5"]["aliases"][es_alias]["is_write_index"] is True
 
     expected = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
-    mapping = httpx.get(f"{es_url}/{es_alias}-v4/_mapping", timeout=10).json()
-    assert mapping[f"{es_alias}-v4"]["mappings"] == expected["mappings"]
-    assert expected["mappings"]["_meta"]["version"] == 4
+    mapping = httpx.get(f"{es_url}/{es_alias}-v5/_mapping", timeout=10).json()
+    assert mapping[f"{es_alias}-v5"]["mappings"] == expected["mappings"]
+    assert expected["mappings"]["_meta"]["version"] == 5
     assert expected["mappings"]["dynamic"] == "strict"
 
-    settings = httpx.get(f"{es_url}/{es_alias}-v4/_settings", timeout=10).json()
-    index = settings[f"{es_alias}-v4"]["settings"]["index"]
+    settings = httpx.get(f"{es_url}/{es_alias}-v5/_settings", timeout=10).json()
+    index = settings[f"{es_alias}-v5"]["settings"]["index"]
     assert index["number_of_shards"] == "1"
     assert index["max_result_window"] == "10100"
 
@@ -97,7 +97,7 @@ def test_ensure_index_is_idempotent_and_safe_when_processes_race(
     es_backend.refresh()
     assert es_backend.count() == 1  # the existing index was kept, not recreated
 
-    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v4"
+    fresh = f"{es_alias}-race"  # cleaned up with es_alias: its index is "{es_alias}-race-v5"
     backends = [ElasticsearchBackend(es_url, fresh, timeout_s=30) for _ in range(6)]
     barrier = threading.Barrier(len(backends))
     failures: list[BaseException] = []
@@ -116,11 +116,11 @@ def test_ensure_index_is_idempotent_and_safe_when_processes_race(
         t.join()
     try:
         assert failures == []
-        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v4"]
+        assert list(httpx.get(f"{es_url}/_alias/{fresh}", timeout=10).json()) == [f"{fresh}-v5"]
     finally:
         for b in backends:
             b.close()
-        httpx.delete(f"{es_url}/{fresh}-v4", timeout=30)
+        httpx.delete(f"{es_url}/{fresh}-v5", timeout=30)
 
 
 def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> None:
@@ -129,7 +129,7 @@ def test_writes_create_the_index_when_missing(es_url: str, es_alias: str) -> Non
         assert backend.upsert([_doc(1)]).indexed == 1
         backend.refresh()
         assert backend.count() == 1
-        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v4"]
+        assert list(httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()) == [f"{es_alias}-v5"]
     finally:
         backend.close()
 
@@ -458,7 +458,7 @@ def test_a_first_page_is_one_body_and_later_pages_count_apart() -> None:
     assert es_module.MSEARCH_HEADER == {"request_cache": True}
 
 
-# -- mapping version 4: what is indexed but not stored, and the move from an older version --
+# -- mapping versions 4-5: what is indexed but not stored, and the move from an older version --
 
 
 def test_derived_fields_are_searchable_but_not_stored(es_backend: ElasticsearchBackend, es_url: str) -> None:
@@ -521,13 +521,13 @@ def test_writes_into_an_older_mapping_version_say_how_to_rebuild_and_a_rebuild_m
     backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
     try:
         with pytest.raises(
-            SearchUnavailable, match=r"version 2; this code writes version 4.*innonet index --rebuild"
+            SearchUnavailable, match=r"version 2; this code writes version 5.*innonet index --rebuild"
         ):
             backend.upsert([_doc(1)])
         _, dropped = rebuild_alias(backend, [[_doc(1), _doc(2)]])
         assert dropped == [f"{es_alias}-v2"]
         (name,) = httpx.get(f"{es_url}/_alias/{es_alias}", timeout=10).json()
-        assert name.startswith(f"{es_alias}-v4-")
+        assert name.startswith(f"{es_alias}-v5-")
         assert backend.upsert([_doc(3)]).indexed == 1  # the rebuilt index takes writes again
         fresh = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
         try:

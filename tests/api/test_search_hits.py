@@ -1,0 +1,110 @@
+"""The hit JSON stored at indexing (search/hits.py, mapping version 5) is exactly the route's
+HitOut JSON for every corpus document and for edge cases; a hit indexed without it (an index
+built before version 5) makes the fast path hand the search to the route, same bytes."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import quote
+
+import httpx
+import orjson
+import pytest
+from fastapi.testclient import TestClient
+
+from api.main import create_app
+from api.routers.search import SearchFastPath, _hit
+from search.documents import Location, SearchDocument
+from search.elasticsearch import DERIVED_FIELDS, from_source, to_source
+from search.hits import HIT_FIELD
+from tests.search.relevance import corpus_documents
+from tests.search.test_contract_features import DOCS
+
+BASE = "https://innonet.example"
+
+
+def _spliced(doc: SearchDocument, score: float | None) -> bytes:
+    """A hit as the fast path writes it around the stored text."""
+    doc_url = _hit(doc, BASE, score=None).doc
+    stored = to_source(doc)[HIT_FIELD]
+    return b'{"id":%b,"doc":%b,%b,"score":%b,"distance_km":null,"shared_by":null,"highlight":{}}' % (
+        orjson.dumps(doc.id),
+        orjson.dumps(doc_url),
+        stored.encode(),
+        orjson.dumps(score),
+    )
+
+
+EDGE = [
+    SearchDocument(
+        id=f"{BASE}/id/event/x", type="Event", title='Ünïcode "quoted" \\ </em>', network="n", source="s"
+    ),
+    SearchDocument(
+        id="urn:other:1",  # not under the base: doc = id
+        type="Event",
+        title="t",
+        network="n",
+        source="s",
+        start=datetime(2030, 1, 2, 3, 4, 5, 600000, tzinfo=UTC),
+        location=Location(lat=50.8503, lon=4.35),  # no name, no address
+        themes=["a", "b"],
+    ),
+    SearchDocument(
+        id=f"{BASE}/id/news/y",
+        type="News",
+        title="t",
+        summary="",
+        network="n",
+        source="s",
+        location=Location(name="Het Pand", address="Onderbergen 1, Gent", lat=-0.0, lon=179.99999),
+        published=datetime(2024, 2, 29, tzinfo=UTC),
+    ),
+]
+
+
+def test_the_stored_hit_text_is_the_routes_hit_json(corpus) -> None:
+    docs = [*corpus_documents(corpus), *DOCS, *EDGE]
+    assert len(docs) > 100
+    assert any(d.location for d in docs)
+    assert any(d.summary is None for d in docs)
+    for i, doc in enumerate(docs):
+        score = [None, 1.0, 12.345678, 0.1][i % 4]
+        assert _spliced(doc, score) == _hit(doc, BASE, score=score).model_dump_json().encode(), doc.id
+        source = orjson.loads(orjson.dumps(to_source(doc)))  # as read back from Elasticsearch
+        assert from_source({k: v for k, v in source.items() if k not in DERIVED_FIELDS}) == doc
+
+
+def _fast_path(app) -> SearchFastPath:
+    layer = app.middleware_stack
+    while not isinstance(layer, SearchFastPath):
+        layer = layer.app
+    return layer
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("highlight", ["true", "false"])
+def test_hits_indexed_without_the_stored_text_are_answered_by_the_route(
+    make_settings, es_url, es_alias, es_backend, highlight
+) -> None:
+    """An index filled before mapping version 5 has no ``hit`` text: same answer, from the route."""
+    assert es_backend.upsert(DOCS).errors == []
+    old = DOCS[0]
+    source = {k: v for k, v in to_source(old).items() if k != HIT_FIELD}
+    httpx.put(
+        f"{es_url}/{es_alias}/_doc/{quote(old.id, safe='')}?refresh=true", json=source, timeout=10
+    ).raise_for_status()
+    es_backend.refresh()
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
+    with TestClient(create_app(settings)) as c:
+        fast = _fast_path(c.app)
+        params = [("size", "100"), ("highlight", highlight), ("q", old.title.split()[0])]
+        quick = c.get("/search", params=params)
+        assert fast.direct == 0  # not built from Elasticsearch's answer
+        routed = c.get("/search", params=[*params, ("format", "json")])
+        assert quick.status_code == routed.status_code == 200
+        assert quick.content == routed.content
+        assert old.id in [h["id"] for h in quick.json()["hits"]]
+        # a search whose hits all have their text: the fast path answers it itself
+        fresh = c.get("/search", params=[("q", "sandbox")])
+        assert old.id not in [h["id"] for h in fresh.json()["hits"]]
+        assert fast.direct == 1
