@@ -134,7 +134,7 @@ REBUILD_GC_THRESHOLD0: int | None = 50_000
 
 
 @contextmanager
-def _fewer_collections(threshold0: int | None) -> Iterator[None]:
+def fewer_collections(threshold0: int | None) -> Iterator[None]:
     """Collect the youngest generation every ``threshold0`` net allocations, restored afterwards
     (a rebuild may run inside a long-lived process: the maintenance DAG's worker, the tests)."""
     old = gc.get_threshold()
@@ -160,7 +160,7 @@ def rebuild_index(
     re-sent into the same file (it is the offline demo index; no swap needed). The garbage
     collector runs less often meanwhile (:data:`REBUILD_GC_THRESHOLD0`).
     """
-    with _fewer_collections(REBUILD_GC_THRESHOLD0):
+    with fewer_collections(REBUILD_GC_THRESHOLD0):
         return _rebuild(store, backend, progress, merge_timeout_s)
 
 
