@@ -22,13 +22,15 @@ rounds), ratio against raw, and CPU per document of this process (all threads) a
 Elasticsearch (node stats), with the load average: the box has 2 cores shared with other work.
 
 ``--gc``: instead, the garbage collector's share (issue 5: ~13 us per document of collections
-in a profile of the load). Two ways, both ``load_batches`` over the same documents pickled per
+in a profile of the load). Three ways, all ``load_batches`` over the same documents pickled per
 500-document page before the clock and unpickled one page at a time inside it (so only the pages
 in flight are alive, as in the rebuild, which reads one store page at a time; N live documents
-would make every full pass walk them): ``plain`` (the collector as it is) and ``gc.freeze``
+would make every full pass walk them): ``plain`` (the collector as it is), ``gc.freeze``
 (``gc.collect(); gc.freeze()`` first, as pipeline/heap.py does for a harvest process: the
-startup heap and the warm caches leave the full passes). Also printed: the collector's own time
-per document and its full (oldest-generation) passes, from ``gc.callbacks``.
+startup heap and the warm caches leave the full passes), and ``thresholds`` (the youngest
+generation collected every 50,000 net allocations, as ``rebuild_index`` does since 299eaed).
+Also printed: the collector's own time per document and its full (oldest-generation) passes,
+from ``gc.callbacks``. bench_rebuild_gc.py measures the same on the whole rebuild.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ from bench.bench_search_load import (  # noqa: E402
     payloads,
     send_all,
 )
+from pipeline.index import REBUILD_GC_THRESHOLD0, fewer_collections  # noqa: E402
 from search.documents import SearchDocument  # noqa: E402
 from search.elasticsearch import BULK_CHUNK, BULK_SENDERS, ElasticsearchBackend, ndjson_index  # noqa: E402
 from search.reindex import LOAD_SETTINGS, AliasRebuild  # noqa: E402
@@ -113,14 +116,16 @@ class GcTime:
         gc.callbacks.remove(self)
 
 
-def with_gc(freeze: bool, run: Callable[[], tuple[float, ...]]) -> tuple[float, ...]:
-    """``run()`` after a full collection, with the heap frozen first or not; its result plus
-    (collector seconds, full passes)."""
+def with_gc(
+    freeze: bool, run: Callable[[], tuple[float, ...]], threshold0: int | None = None
+) -> tuple[float, ...]:
+    """``run()`` after a full collection, with the heap frozen first or not, and the youngest
+    generation's threshold raised or not; its result plus (collector seconds, full passes)."""
     gc.collect()
     if freeze:
         gc.freeze()
     try:
-        with GcTime() as spent:
+        with GcTime() as spent, fewer_collections(threshold0):
             result = run()
     finally:
         gc.unfreeze()
@@ -175,6 +180,7 @@ def main() -> None:
         ways = {
             "plain": lambda: with_gc(False, lambda: ours(pages, unpickled)),
             "gc.freeze": lambda: with_gc(True, lambda: ours(pages, unpickled)),
+            "thresholds": lambda: with_gc(False, lambda: ours(pages, unpickled), REBUILD_GC_THRESHOLD0),
             "raw _bulk": lambda: raw(chunks),
         }
     runs: dict[str, list[tuple[float, ...]]] = {name: [] for name in ways}
