@@ -158,7 +158,10 @@ def add_date(
     literal = dt_literal(normalised) if normalised is not None else None
     if literal is not None:
         g.add((subject, prop, literal))
-    if original and (literal is None or original != literal.toPython().isoformat()):
+    # An ISO string starts with the year's first digit: any other original differs without isoformat().
+    if original and (
+        literal is None or not original[:1].isdigit() or original != literal.toPython().isoformat()
+    ):
         name = str(prop).rsplit("/", 1)[-1]
         g.add((subject, _ORIGINAL_DATE, plain_literal(f"{name}={original}")))
     return normalised is not None

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import re
+import sys
 from pathlib import Path
 
 import nh3
@@ -454,3 +455,12 @@ def test_a_fast_path_bug_falls_back_to_feedparser(
     assert "feed fast path failed" in caplog.text
     with pytest.raises(KeyError):
         refusal(body, None)
+
+
+def test_the_applet_search_is_the_lower_cased_substring_test() -> None:
+    """``fastfeed._APPLET`` finds "<applet" in any case exactly where ``"<applet" in text.lower()`` does:
+    no character but these ASCII letters and '<' lower-cases to text that contains one of them."""
+    others = [chr(i) for i in range(sys.maxunicode + 1) if chr(i) not in "<APLETaplet"]
+    assert not [c for c in others if set(c.lower()) & set("<aplet")]
+    for text in ("<APPLET code=x>", "<aPpLeT>", "< applet", "<applet", "x<Applet", "<appl et", "‹applet"):
+        assert (fastfeed._APPLET.search(text) is not None) == ("<applet" in text.lower()), text
