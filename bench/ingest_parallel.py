@@ -79,7 +79,9 @@ class LockClock:
 
 
 def _is_write(statement: str) -> bool:
-    return statement.lstrip()[:6].upper() in ("INSERT", "UPDATE", "DELETE")
+    """A statement that takes SQLite's write lock (store/write_lock.py begins with BEGIN IMMEDIATE)."""
+    head = statement.lstrip()[:15].upper()
+    return head[:6] in ("INSERT", "UPDATE", "DELETE") or head == "BEGIN IMMEDIATE"
 
 
 @dataclass

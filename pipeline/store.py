@@ -27,6 +27,7 @@ from pipeline.map import MappedItem
 from store import clusters as cluster_store
 from store.members import MemberLog, Publication
 from store.repository import Store, upsert_records_on
+from store.write_lock import take_write_lock
 
 log = logging.getLogger("innonet.store")
 
@@ -289,6 +290,7 @@ def _write(
     records = record_rows(items, report.source_id, raw_sha256, lines)
     entries = publications(items, report.source_id, lines)
     ready = member_log.prepare(conn, entries, now)
+    take_write_lock(conn)  # SQLite: polled finely, instead of the busy handler's 1, 2, 5 ... ms sleeps
     taken = _save_clusters(conn, clusterer, items, report.source_id)
     if taken:
         raise StaleClusters(f"{len(taken)} new cluster keys were stored meanwhile, e.g. {taken[0]}")

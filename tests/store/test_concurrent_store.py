@@ -168,7 +168,10 @@ def test_copies_stored_while_another_writer_clusters(store_url_pair: tuple[str, 
 
     @event.listens_for(one.engine, "before_cursor_execute")
     def _pause(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        if not hooked[0] and statement.lstrip().upper().startswith("INSERT INTO CLUSTER_KEYS"):
+        # SQLite: the write lock is taken by BEGIN IMMEDIATE just before the first insert (store/write_lock.py)
+        if not hooked[0] and statement.lstrip().upper().startswith(
+            ("INSERT INTO CLUSTER_KEYS", "BEGIN IMMEDIATE")
+        ):
             hooked[0] = True  # writer 1 has read the stored keys and clustered; its writes start now
             paused.set()
             assert resumed.wait(60), "writer 2 did not finish"
