@@ -72,7 +72,7 @@ def prepared(n: int) -> list[list[MappedItem]]:
 
 
 def old_rendered(content: Any, provenance: Any, derived: Any) -> tuple[str, list[str], str]:
-    """``pipeline.store.rendered`` as of d1d31f7..HEAD (before this round), on the old graphs."""
+    """``pipeline.store.rendered`` as it was before 65a5740 (what it does with any ItemGraph), on the old graphs."""
     content_lines = content.nt_lines()
     member = list(dict.fromkeys(content_lines + provenance.nt_lines()))
     record = "".join(dict.fromkeys(member + derived.nt_lines()))
