@@ -13,8 +13,12 @@ from pathlib import Path
 
 import feedparser
 import nh3
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+from crawlers.platforms import feed
 from crawlers.platforms.feed import html_to_text, sanitise_html
+from ontology.mapping import common
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -78,3 +82,24 @@ def test_every_corpus_text(corpus: Path) -> None:
                     _check(value)
                     seen += 1
     assert seen >= 500
+
+
+MARKUP = [
+    "<p>", "</p>", "<div>", "<a href='javascript:x'>", '<a href="http://x" title=b rel=x>', "</a>", "<script>",
+    "</script>", "<style>", "&amp;", "&", "<", ">", "\x00", "\ufeff", "<table>", "<tr>", "<td>", "<button>",
+    "<img src=x onerror=y>", "<!-- c -->", "text", " ", "\r\n", "<svg><g>", "<math>", "<template>", "<noscript>",
+    "<select><option>", "<iframe>", "<b><i>", "</b>", "<mark>", "<wbr>", "<ruby><rt>", "\xa0", "é",
+]  # fmt: skip
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.lists(st.sampled_from(MARKUP), max_size=25))
+def test_reused_cleaners_clean_like_nh3_clean(parts: list[str]) -> None:
+    """The Cleaners made once (feed.py, ontology/mapping/common.py) give nh3.clean's output for their options."""
+    value = "".join(parts)
+    assert feed._TEXT_ONLY.clean(value) == nh3.clean(value, tags=set())
+    assert feed._SAFE.clean(value) == nh3.clean(value)
+    assert feed._FAST_CLEANER.clean(value) == nh3.clean(value, **feed._FAST_NH3)
+    assert feed._sanitise_fast(value) == (sanitise_html(value, **feed._FAST_NH3) if value else None)
+    assert common._TEXT_ONLY.clean(value) == nh3.clean(value, tags=set())
+    assert common._SAFE.clean(value) == nh3.clean(value)
