@@ -80,16 +80,17 @@ _PARSER = etree.XMLParser(
 )
 
 
-_START_TAG = re.compile(r'<([a-zA-Z][a-zA-Z0-9]*)((?: [^\s="<>/]+="[^"]*")+)(\s*/?)>')
+# a start tag with two or more attributes (one alone is in order already)
+_START_TAG = re.compile(r'<([a-zA-Z][a-zA-Z0-9]*)((?: [^\s="<>/]+="[^"]*"){2,})(\s*/?)>')
 _ATTR = re.compile(r' ([^\s="<>/]+)="([^"]*)"')
 
 
 def _sort_tag(match: re.Match[str]) -> str:
     attrs = _ATTR.findall(match.group(2))
-    if len(attrs) < 2:
-        return match.group(0)
     rel = [a for a in attrs if a[0] == "rel"]
     ordered = sorted(a for a in attrs if a[0] != "rel") + rel
+    if ordered == attrs:  # the tag as written is what joining them would give
+        return match.group(0)
     return "<" + match.group(1) + "".join(f' {k}="{v}"' for k, v in ordered) + match.group(3) + ">"
 
 

@@ -464,3 +464,34 @@ def test_the_applet_search_is_the_lower_cased_substring_test() -> None:
     assert not [c for c in others if set(c.lower()) & set("<aplet")]
     for text in ("<APPLET code=x>", "<aPpLeT>", "< applet", "<applet", "x<Applet", "<appl et", "‹applet"):
         assert (fastfeed._APPLET.search(text) is not None) == ("<applet" in text.lower()), text
+
+
+def _sorted_attributes_reference(clean_html: str) -> str:
+    """sorted_attributes as first written: every tag with attributes rebuilt from its sorted list."""
+
+    def sort_tag(match: re.Match[str]) -> str:
+        attrs = re.findall(r' ([^\s="<>/]+)="([^"]*)"', match.group(2))
+        if len(attrs) < 2:
+            return match.group(0)
+        rel = [a for a in attrs if a[0] == "rel"]
+        ordered = sorted(a for a in attrs if a[0] != "rel") + rel
+        return "<" + match.group(1) + "".join(f' {k}="{v}"' for k, v in ordered) + match.group(3) + ">"
+
+    return re.sub(r'<([a-zA-Z][a-zA-Z0-9]*)((?: [^\s="<>/]+="[^"]*")+)(\s*/?)>', sort_tag, clean_html)
+
+
+def test_sorted_attributes_rebuilds_only_tags_out_of_order() -> None:
+    attrs = ['href="http://x"', 'title="t"', 'alt="a b"', 'src="s"', 'rel="noopener noreferrer"', 'class=""']
+    tags = [
+        f"<{name} {' '.join(chosen)}{end}>text</{name}>"
+        for name in ("a", "img", "p")
+        for n in (1, 2, 3)
+        for chosen in itertools.permutations(attrs, n)
+        for end in ("", " /")
+    ]
+    for html in [*tags, "".join(tags), "<br>", "a=b", ""]:
+        cleaned = nh3.clean(html)
+        for value in (html, cleaned):
+            assert fastfeed.sorted_attributes(value) == (
+                _sorted_attributes_reference(value) if value else value
+            )
