@@ -52,7 +52,7 @@ from search.documents import (
     wanted_facets,
 )
 from search.es_http import HttpError, KeepAliveClient
-from search.hits import HIT_FIELD, hit_json
+from search.hits import HIT_FIELD, MARKS_FIELD, hit_json, marks_of
 from search.queries import distance_km, effective_sort, text_plan
 
 INDEX_VERSION = 5
@@ -66,7 +66,7 @@ TEXT_FIELDS = {field: (f"{field}_a", f"{field}_s") for field in ("title", "summa
 #: Fields computed from the document for the index only.
 DERIVED_FIELDS = {*ANALYSED_FIELDS, *STEMMED_FIELDS, "year", "collapse_key", "geo"}
 #: Fields stored for display only, not part of the document (:mod:`search.hits`, since version 5).
-DISPLAY_FIELDS = {HIT_FIELD}
+DISPLAY_FIELDS = {HIT_FIELD, MARKS_FIELD}
 #: Query-time boosts (the embedded backend uses the same weights).
 SEARCH_FIELDS = ["title_a^3", "summary_a^2", "body_a"]
 STEM_FIELDS = ["title_s^3", "summary_s^2", "body_s"]
@@ -103,6 +103,7 @@ def to_source(doc: SearchDocument) -> dict[str, Any]:
     """
     source = doc.model_dump(mode="json", exclude_none=True)
     source[HIT_FIELD] = hit_json(source)  # the API's hit, ready to splice (search.hits)
+    source[MARKS_FIELD] = marks_of(doc)  # the words' spans per form, for highlighting
     for field, (analysed_field, stemmed_field) in TEXT_FIELDS.items():
         folded, stems = analysed_pair(getattr(doc, field), doc.language)
         if folded:
@@ -778,7 +779,7 @@ def build_search_body(query: SearchQuery) -> dict[str, Any] | None:
 #: What a page of the API's hits takes from ``_source``: the id and the hit's display JSON
 #: (:mod:`search.hits`); with highlighting also the texts to mark and their language.
 PAGE_INCLUDES = ["id", HIT_FIELD]
-PAGE_INCLUDES_HIGHLIGHT = ["id", HIT_FIELD, "language", "summary", "title"]
+PAGE_INCLUDES_HIGHLIGHT = ["id", HIT_FIELD, "language", MARKS_FIELD, "summary", "title"]
 
 
 def page_search_body(query: SearchQuery, highlight: bool = False) -> dict[str, Any] | None:

@@ -72,8 +72,12 @@ def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> 
         return None
     hit = [not f.isdisjoint(wanted) for f in forms]
     matches = [(m.start(), m.end()) for m, yes in zip(_WORD.finditer(text), hit, strict=True) if yes]
-    if not matches:
-        return None
+    return _snippet(text, matches) if matches else None
+
+
+def _snippet(text: str, matches: list[tuple[int, int]]) -> str:
+    """``text`` cut to :data:`SNIPPET_CHARS` around the first of ``matches`` (word spans, in
+    order), those in ``<em>``, everything HTML-escaped."""
     start = max(0, matches[0][0] - SNIPPET_CHARS // 3)
     end = min(len(text), start + SNIPPET_CHARS)
     out, pos = [], start
@@ -84,3 +88,59 @@ def highlight(text: str | None, plan: TextPlan | None, language: str | None) -> 
         pos = m_end
     out.append(html.escape(text[pos:end]))
     return ("…" if start else "") + "".join(out) + ("…" if end < len(text) else "")
+
+
+# -- the same marks from what indexing computed once (mapping version 5, field ``marks``) -----
+
+
+#: Per item language as given: word -> `` form form … `` (its forms, sorted, space around each).
+_SEGMENTS: dict[str | None, dict[str, str]] = {}
+
+
+def index_marks(text: str | None, language: str | None) -> str:
+    """The forms of each word of ``text`` in order, for :func:`highlight_marked`: one segment
+    `` form form … `` per word (the forms :func:`highlight` would compute), segments joined
+    by tabs ("" without words). Forms are made of word characters: no space, no tab.
+
+    Why: analysing ~40 titles/summaries word by word was most of a highlighted page's cost
+    (~300 µs per 20 hits for texts not seen lately, bench/bench_api_overhead.py --highlight);
+    stored at indexing (~6 µs per text: segments kept per word and joined in C), the search
+    only looks up the query's forms (~40 µs per page).
+    """
+    if not text:
+        return ""
+    words = _WORD.findall(text)
+    known = _SEGMENTS.get(language)
+    if known is None or len(known) > FORMS_KEPT:
+        known = _SEGMENTS[language] = {}
+    segments = list(map(known.get, words))
+    if None in segments:
+        for i, (word, forms) in enumerate(zip(words, _forms(words, language), strict=True)):
+            if segments[i] is None:
+                segments[i] = known[word] = " " + " ".join(sorted(forms)) + " "
+    return "\t".join(segments)  # type: ignore[arg-type]
+
+
+def marks_keys(plan: TextPlan | None) -> tuple[str, ...]:
+    """`` form `` for every form the plan's groups accept: what :func:`highlight_marked` looks
+    up (the API prepares them once per query string)."""
+    if plan is None:
+        return ()
+    return tuple(sorted(f" {alt} " for alt in {alt for group in plan.groups for alt in group}))
+
+
+def highlight_marked(text: str | None, marks: str, keys: tuple[str, ...]) -> str | None:
+    """What :func:`highlight` gives for ``text`` in its language and a plan, from ``marks`` =
+    :func:`index_marks` of that text and ``keys`` = :func:`marks_keys` of the plan: the
+    words holding one of the query's forms are found by string search, not analysed."""
+    if not text or not keys:
+        return None
+    found: set[int] = set()
+    for key in keys:
+        at = marks.find(key)
+        while at >= 0:
+            found.add(marks.count("\t", 0, at))  # the word's position in the text
+            at = marks.find(key, at + 1)
+    if not found:
+        return None
+    return _snippet(text, [m.span() for i, m in enumerate(_WORD.finditer(text)) if i in found])

@@ -18,8 +18,15 @@ from typing import Any
 
 import orjson
 
+from search.documents import SearchDocument
+from search.highlight import index_marks
+
 #: The ``_source`` field holding the text (stored, not indexed: mapping ``enabled: false``).
 HIT_FIELD = "hit"
+#: The ``_source`` field holding, per highlighted text (title, summary), the analysed forms of
+#: each of its words (:func:`search.highlight.index_marks`; stored, not indexed).
+MARKS_FIELD = "marks"
+MARKED_TEXTS = ("title", "summary")
 #: ``HitOut``'s fields between ``doc`` and ``score``, in its order, with what an absent key
 #: (``to_source`` leaves out None values) prints as.
 HIT_DEFAULTS: tuple[tuple[str, Any], ...] = (
@@ -59,3 +66,10 @@ def hit_json(source: dict[str, Any]) -> str:
     if location is not None:
         fields["location"] = {key: location.get(key) for key in LOCATION_KEYS}
     return orjson.dumps(fields)[1:-1].decode()
+
+
+def marks_of(doc: SearchDocument) -> dict[str, str]:
+    """The ``marks`` field: :func:`search.highlight.index_marks` of the title and the summary
+    (a text without words is left out)."""
+    marks = {name: index_marks(getattr(doc, name), doc.language) for name in MARKED_TEXTS}
+    return {name: text for name, text in marks.items() if text}

@@ -59,8 +59,8 @@ from search.elasticsearch import (
     split_search,
 )
 from search.es_http import speaks
-from search.highlight import highlight
-from search.hits import HIT_FIELD
+from search.highlight import highlight, highlight_marked, marks_keys
+from search.hits import HIT_FIELD, MARKED_TEXTS, MARKS_FIELD
 from search.queries import (
     InvalidCursor,
     TextPlan,
@@ -511,6 +511,8 @@ class EsRequest:
     plan: TextPlan | None
     #: The ``lang`` parameter (facet labels; None: from Accept-Language).
     lang: str | None = None
+    #: What :func:`search.highlight.highlight_marked` looks up for ``plan`` (prepared once).
+    keys: tuple[str, ...] = ()
 
 
 def es_request(alias_path: str, timeout: str, p: dict[str, Any]) -> EsRequest | None:
@@ -545,6 +547,7 @@ def es_request(alias_path: str, timeout: str, p: dict[str, Any]) -> EsRequest | 
         path=f"{alias_path}?filter_path={ES_FILTER_PATH}",
         payload=payload,
         plan=plan,
+        keys=marks_keys(plan),
         lang=p.get("lang"),
     )
 
@@ -601,7 +604,8 @@ async def _es_page(
     No thread hop (:meth:`ElasticsearchBackend.post_async`) and no model or dict per hit:
     each hit's fields from ``type`` to ``location`` are the JSON text stored with it at
     indexing (:mod:`search.hits`), spliced in as they are (``orjson.Fragment``); only
-    ``id``, ``doc``, ``score`` and the highlights are written here.
+    ``id``, ``doc``, ``score`` and the highlights are written here, the highlights from the
+    words' spans stored per form at indexing (:func:`search.highlight.highlight_marked`).
     ``tests/api/test_search_api.py`` compares the bytes with the route's for words, filters,
     facets, highlights, sorts, offsets and cursors. Any error in Elasticsearch's answer, or a
     hit without its stored text (:class:`NotPrerendered`), raises (the caller falls back to
@@ -618,7 +622,7 @@ async def _es_page(
     # filter_path drops what is empty: no "hits" object for a page past the last hit, no
     # "aggregations" when no bucket; the counting response (first of two) has total and facets
     counted, page = responses[0], responses[-1]
-    plan = request.plan
+    plan, keys = request.plan, request.keys
     hits = []
     raw_hits = page.get("hits", {}).get("hits", [])
     dumps = orjson.dumps
@@ -633,8 +637,15 @@ async def _es_page(
         end = _HIT_END
         if plan is not None:
             marks = {}
-            for name in ("title", "summary"):
-                mark = highlight(src.get(name), plan, src.get("language"))
+            stored = src.get(MARKS_FIELD) or {}
+            for name in MARKED_TEXTS:
+                text = src.get(name)
+                found = stored.get(name)
+                mark = (
+                    highlight_marked(text, found, keys)
+                    if found is not None
+                    else highlight(text, plan, src.get("language"))
+                )
                 if mark:
                     marks[name] = mark
             if marks:

@@ -16,7 +16,7 @@ from api.main import create_app
 from api.routers.search import SearchFastPath, _hit
 from search.documents import Location, SearchDocument
 from search.elasticsearch import DERIVED_FIELDS, from_source, to_source
-from search.hits import HIT_FIELD
+from search.hits import HIT_FIELD, MARKS_FIELD
 from tests.search.relevance import corpus_documents
 from tests.search.test_contract_features import DOCS
 
@@ -108,3 +108,28 @@ def test_hits_indexed_without_the_stored_text_are_answered_by_the_route(
         fresh = c.get("/search", params=[("q", "sandbox")])
         assert old.id not in [h["id"] for h in fresh.json()["hits"]]
         assert fast.direct == 1
+
+
+@pytest.mark.integration
+def test_a_hit_without_stored_marks_is_highlighted_from_its_words(
+    make_settings, es_url, es_alias, es_backend
+) -> None:
+    """A text whose marks could not be written (search.hits.marks_of leaves it out) is
+    highlighted word by word: same answer, still from the fast path."""
+    assert es_backend.upsert(DOCS).errors == []
+    old = DOCS[0]
+    source = {k: v for k, v in to_source(old).items() if k != MARKS_FIELD}
+    httpx.put(
+        f"{es_url}/{es_alias}/_doc/{quote(old.id, safe='')}?refresh=true", json=source, timeout=10
+    ).raise_for_status()
+    es_backend.refresh()
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
+    with TestClient(create_app(settings)) as c:
+        fast = _fast_path(c.app)
+        params = [("size", "100"), ("highlight", "true"), ("q", old.title.split()[-1])]
+        quick = c.get("/search", params=params)
+        assert fast.direct == 1
+        routed = c.get("/search", params=[*params, ("format", "json")])
+        assert quick.content == routed.content
+        (hit,) = [h for h in quick.json()["hits"] if h["id"] == old.id]
+        assert "<em>" in hit["highlight"]["title"]

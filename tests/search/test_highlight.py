@@ -1,6 +1,7 @@
 """Highlighting with its caches (search/highlight.py) marks exactly what the plain per-word
 analysis marks, on real corpus titles and summaries (nl, fr, en) and plans made from the
-relevance queries and from the texts' own words, first and again (cached)."""
+relevance queries and from the texts' own words, first and again (cached); so does
+highlighting from the word forms stored at indexing (index_marks + highlight_marked)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import re
 
 from search.analysis import COMPOUND_LANGUAGES, compound_parts, fold, language_of, stem
 from search.documents import SearchQuery
-from search.highlight import SNIPPET_CHARS, highlight
+from search.highlight import SNIPPET_CHARS, highlight, highlight_marked, index_marks, marks_keys
 from search.queries import TextPlan, text_plan
 from tests.search.relevance import CASES, corpus_documents
 
@@ -64,3 +65,25 @@ def test_cached_highlighting_marks_what_the_plain_analysis_marks(corpus) -> None
                 assert highlight(text, plan, lang) == expected  # from the caches
                 marked += expected is not None
     assert marked > 500  # the comparison covers many marked texts, not only "no match"
+
+
+def test_marks_stored_at_indexing_give_the_same_highlights(corpus) -> None:
+    docs = corpus_documents(corpus)
+    texts = [(t, d.language) for d in docs for t in (d.title, d.summary) if t]
+    words = [w for d in docs[::5] for w in _WORD.findall(d.title)[:3]]
+    plans = [text_plan(SearchQuery(q=c.query, filters={"language": [c.language]})) for c in CASES]
+    plans += [text_plan(SearchQuery(q=c.query)) for c in CASES]
+    plans += [text_plan(SearchQuery(q=" ".join(words[i : i + 3]))) for i in range(0, len(words), 3)]
+    plans += [text_plan(SearchQuery(q="the")), text_plan(SearchQuery(q="$$$")), None]
+    marks = {(text, language): index_marks(text, language) for text, language in texts}
+    assert all(m for m in marks.values())  # every corpus text has words
+    marked = 0
+    for plan in plans:
+        keys = marks_keys(plan)
+        for text, language in texts:
+            expected = reference(text, plan, language)
+            assert highlight_marked(text, marks[text, language], keys) == expected, (text, plan)
+            marked += expected is not None
+    assert marked > 500
+    assert index_marks(None, "nl") == index_marks("", "nl") == index_marks("...", "en") == ""
+    assert highlight_marked("Open data", "", marks_keys(plans[0])) is None
