@@ -146,6 +146,7 @@ def _worker(
         _run_batch(settings, warm_store, warm, NOW)  # imports, shapes, lexicons, models, statements
         warm_store.close()
         store = Store(url)
+        store.checkpoint_in_background()  # as pipeline.harvest.harvest does
         clock = LockClock()
         clock.attach(store.engine)
         with store.engine.connect():  # one connection open (pragmas run), as a running task has

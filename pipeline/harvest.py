@@ -189,6 +189,7 @@ def harvest(
     """
     registry = load_registry(settings)
     store = Store(settings.resolved_database_url)
+    store.checkpoint_in_background()  # SQLite: commits do not wait for WAL checkpoints
     try:
         if sync:
             store.sync_registry(registry)

@@ -32,6 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 import store.partner_models  # noqa: F401  (registers the partner and health tables)
 from pipeline.contracts import Outcome, Registry, SourceReport
+from store.checkpoint import BackgroundCheckpoints
 from store.models import (
     Base,
     FetchStateRow,
@@ -383,12 +384,27 @@ class Store:
         #: Bodies archived by this process lately, by hash (``save_payload``, ``payload``).
         self._recent: OrderedDict[str, bytes] = OrderedDict()
         self._recent_bytes = 0
+        self._checkpoints: BackgroundCheckpoints | None = None
 
     def session(self) -> Session:
         return self._sessions()
 
     def close(self) -> None:
+        if self._checkpoints is not None:
+            self._checkpoints.stop()
+            self._checkpoints = None
         self.engine.dispose()
+
+    def checkpoint_in_background(self) -> None:
+        """A SQLite file store's WAL checkpoints in a thread of this process until ``close``
+        (store/checkpoint.py): for the harvest, whose commits otherwise wait for them."""
+        url = self.engine.url
+        if (
+            self._checkpoints is None
+            and url.get_backend_name() == "sqlite"
+            and url.database not in (None, "", ":memory:")
+        ):
+            self._checkpoints = BackgroundCheckpoints(url.database).start()
 
     # --- registry -------------------------------------------------------------------------------
     def sync_registry(self, registry: Registry) -> None:
