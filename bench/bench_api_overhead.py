@@ -1,8 +1,12 @@
 """API overhead per search, measured in pairs (issue 5: "API overhead at most 0.3 ms").
 
     flock -w 1500 /tmp/w/bench.lock .venv/bin/python bench/bench_api_overhead.py
-        [--docs 50000] [--queries 300] [--rounds 3] [--rebuild] [--baseline-tree DIR]
-        [--highlight] [--profile]
+        [--docs 50000] [--queries 300] [--rounds 3] [--rebuild] [--alias NAME]
+        [--baseline-tree DIR [--baseline-alias NAME]] [--highlight] [--timed] [--profile]
+
+(A tree of another mapping version searches an index its own code built: e.g. ``git archive
+096c3f3 | tar -x -C DIR``, an index built by that tree under ``bench-overhead-d``, then
+``--alias bench-overhead-d5 --baseline-tree DIR --baseline-alias bench-overhead-d``.)
 
 Overhead = the time a search through our API takes minus the time of the very request the API
 sends to Elasticsearch, sent straight to Elasticsearch. A difference of two p50s taken minutes
@@ -38,7 +42,9 @@ apart over different (cold) queries is mostly noise on this shared 2-core box, s
   ``--highlight``: ``highlight=true``, the API's default (the load bench sends false).
 
 Printed: per target the median and p90 of the per-query differences to ``es`` (µs), the
-medians of the raw times, and the load average; then the API's in-process Python time per
+medians of the raw times, the load average, each server process's CPU per request over the
+timed rounds (user + kernel, from the scheduler's /proc/PID/task/*/schedstat: what the process
+really spent, less sensitive to the box's load than wall time); then the API's in-process Python time per
 request (the real app built in this process, driven as uvicorn drives it, with
 ``time.perf_counter_ns`` around the ASGI call minus the time spent in the Elasticsearch round
 trip of :class:`search.es_http.KeepAliveClient`), and with ``--profile`` a cProfile of that
