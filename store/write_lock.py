@@ -49,7 +49,9 @@ def take_write_lock(conn: Connection) -> None:
                 return
             except (sqlite3.OperationalError, OperationalError) as exc:
                 if "database is locked" not in str(exc) or time.monotonic() >= deadline:
-                    raise
+                    if isinstance(exc, OperationalError):
+                        raise
+                    raise OperationalError("BEGIN IMMEDIATE", None, exc) from exc  # as a write raises it
             time.sleep(POLL_S)
     finally:
         raw.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
