@@ -33,6 +33,10 @@ class HttpError(Exception):
 MAX_IDLE = 64
 #: Largest answer header block accepted.
 MAX_HEADER_BYTES = 65536
+#: Answer header blocks read lately, with what they say (status, length, chunked, keep-alive):
+#: Elasticsearch sends every search answer with the same chunked head, so it is read once.
+_HEADS: dict[bytes, tuple[int, int, bool, bool]] = {}
+HEADS_KEPT = 64
 
 
 @lru_cache(maxsize=16)
@@ -70,12 +74,16 @@ class _Connection(asyncio.Protocol):
         self.transport = transport  # type: ignore[assignment]
 
     def data_received(self, data: bytes) -> None:
-        self._buf += data
         waiter = self.waiter
+        if self._buf or waiter is None or waiter.done():
+            self._buf += data
+            buf: bytes | bytearray = self._buf
+        else:  # the first bytes of an answer, usually all of it: read them without a copy first
+            buf = data
         if waiter is None or waiter.done():
             return
         try:
-            answer = self._parse()
+            answer = self._parse(buf)
         except Exception as exc:  # noqa: BLE001 - anything malformed: the caller's HttpError
             waiter.set_exception(
                 exc if isinstance(exc, HttpError) else HttpError(f"{type(exc).__name__}: {exc}")
@@ -83,6 +91,8 @@ class _Connection(asyncio.Protocol):
             return
         if answer is not None:
             waiter.set_result(answer)
+        elif buf is data:  # not complete: keep the bytes (the parse's offsets count from them)
+            self._buf += data
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -105,9 +115,9 @@ class _Connection(asyncio.Protocol):
         self.transport.write(request)
         return self.waiter
 
-    def _parse(self) -> tuple[int, bytes] | None:
-        """(status, body) when the answer is complete, else None (more bytes needed)."""
-        buf = self._buf
+    def _parse(self, buf: bytes | bytearray) -> tuple[int, bytes] | None:
+        """(status, body) when the answer in ``buf`` (the bytes since the request was sent) is
+        complete, else None (more bytes needed)."""
         if self._body_at < 0:
             end = buf.find(b"\r\n\r\n")
             if end < 0:
@@ -151,6 +161,16 @@ class _Connection(asyncio.Protocol):
         return self._status, body
 
     def _head(self, header: bytes) -> None:
+        known = _HEADS.get(header)
+        if known is None:
+            self._read_head(header)
+            if len(_HEADS) >= HEADS_KEPT:
+                _HEADS.clear()
+            _HEADS[header] = (self._status, self._length, self._chunked, self.keep)
+        else:
+            self._status, self._length, self._chunked, self.keep = known
+
+    def _read_head(self, header: bytes) -> None:
         lines = header.split(b"\r\n")
         status_line = lines[0].split(b" ", 2)
         if len(status_line) < 2 or not status_line[0].startswith(b"HTTP/1."):
@@ -214,10 +234,12 @@ class KeepAliveClient:
         once on a new connection (searches are safe to repeat)."""
         if self.closed:
             raise HttpError("client closed")
-        request = (
-            b"POST " + (self._prefix + path).encode("latin-1") + b" HTTP/1.1\r\n" + self._host_header
-            + b"Content-Type: " + content_type + b"\r\nContent-Length: " + str(len(body)).encode()
-            + b"\r\n\r\n" + body
+        request = b"".join(  # one copy of the body, not one per +
+            (
+                b"POST ", (self._prefix + path).encode("latin-1"), b" HTTP/1.1\r\n", self._host_header,
+                b"Content-Type: ", content_type, b"\r\nContent-Length: ", str(len(body)).encode(),
+                b"\r\n\r\n", body,
+            )
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         deadline = _Deadline(self.timeout_s)
