@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cache
@@ -607,6 +608,10 @@ class NotPrerendered(Exception):
     """A hit without its display JSON (an index built before mapping version 5): the route answers."""
 
 
+#: How long the fast path leaves searches to the route after meeting such a hit.
+ROUTE_WHILE_NOT_PRERENDERED_S = 60.0
+
+
 #: A hit's JSON after ``location`` when nothing is highlighted (the fast path has no distance
 #: and no collapse).
 _HIT_END = b',"distance_km":null,"shared_by":null,"highlight":{}}'
@@ -765,6 +770,9 @@ class SearchFastPath:
         self.served = 0  # answers given here (the tests check the path is really taken)
         self.direct = 0  # of those, built straight from Elasticsearch's response (_es_page)
         self.at_once = 0  # of those, written to uvicorn's transport in one piece (_write_at_once)
+        #: Until when searches go straight to the route: the index answered hits without their
+        #: stored text (built before mapping version 5), and asking it first only costs a round trip.
+        self.route_until = float("-inf")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "GET" and scope["path"] == "/search":
@@ -777,12 +785,15 @@ class SearchFastPath:
                 except Exception:  # noqa: BLE001 - outside Starlette's error layer: the route decides
                     prepared = None
                 params = prepared if isinstance(prepared, dict) else None
-                if isinstance(prepared, EsRequest):
+                if isinstance(prepared, EsRequest) and time.monotonic() >= self.route_until:
                     try:
                         tables = (await labels_of(app)).tables(prepared.lang or header_language(scope))
                         data = await _es_page(
                             backend, app.state.settings.base_url.rstrip("/"), prepared, tables
                         )
+                    except NotPrerendered:  # until `innonet index --rebuild`: ask again a minute later
+                        self.route_until = time.monotonic() + ROUTE_WHILE_NOT_PRERENDERED_S
+                        data = None
                     except Exception:  # noqa: BLE001 - the route retries and answers errors in its own shape
                         data = None
                     if data is not None:

@@ -4,6 +4,7 @@ built before version 5) makes the fast path hand the search to the route, same b
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 from urllib.parse import quote
 
@@ -104,10 +105,26 @@ def test_hits_indexed_without_the_stored_text_are_answered_by_the_route(
         assert quick.status_code == routed.status_code == 200
         assert quick.content == routed.content
         assert old.id in [h["id"] for h in quick.json()["hits"]]
-        # a search whose hits all have their text: the fast path answers it itself
+        # for a minute every search goes straight to the route (no wasted round trip)
+        assert fast.route_until > time.monotonic() + 50
+        backend = c.app.state.backend
+        asked = []
+        post_async = backend.post_async
+
+        async def counted(path: str, payload: bytes) -> bytes:
+            asked.append(path)
+            return await post_async(path, payload)
+
+        backend.post_async = counted
+        again = c.get("/search", params=params)
+        assert again.content == quick.content
+        assert asked == []
+        # then it asks again: a search whose hits all have their text is answered by the fast path
+        fast.route_until = float("-inf")
         fresh = c.get("/search", params=[("q", "sandbox")])
         assert old.id not in [h["id"] for h in fresh.json()["hits"]]
         assert fast.direct == 1
+        assert len(asked) == 1
 
 
 @pytest.mark.integration
