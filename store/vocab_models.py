@@ -35,7 +35,9 @@ class ClusterKeyRow(Base):
     __tablename__ = "cluster_keys"
 
     key: Mapped[str] = mapped_column(String(600), primary_key=True)
-    cluster: Mapped[str] = mapped_column(String(500), index=True)
+    #: Not indexed: every read is by key (store/clusters.py); stores made with the index lose it
+    #: (store/repository.py ``_drop_unused_indexes``).
+    cluster: Mapped[str] = mapped_column(String(500))
 
 
 class ClusterSignatureRow(Base):

@@ -144,3 +144,29 @@ def test_payload_comes_from_the_archive_in_another_process(store, monkeypatch):
     kept = [store.save_payload(bytes([i]) * 1000, "https://a.example/feed", None) for i in range(3)]
     assert list(store._recent) == kept[1:]  # noqa: SLF001 - the oldest left first
     assert [store.payload(h) for h in kept] == [bytes([i]) * 1000 for i in range(3)]
+
+
+def test_an_older_store_loses_the_unread_cluster_index_and_keeps_its_keys(store_url):
+    """Stores made before the cluster key index was dropped lose it when opened; nothing else changes."""
+    from sqlalchemy import create_engine, inspect, text
+
+    from store.repository import Store
+
+    engine = create_engine(store_url)
+    with engine.begin() as conn:  # the table as older releases created it
+        conn.execute(
+            text('CREATE TABLE cluster_keys ("key" VARCHAR(600) PRIMARY KEY, cluster VARCHAR(500) NOT NULL)')
+        )
+        conn.execute(text("CREATE INDEX ix_cluster_keys_cluster ON cluster_keys (cluster)"))
+        conn.execute(text("INSERT INTO cluster_keys VALUES ('url:a', 'c1'), ('url:b', 'c1')"))
+    assert "ix_cluster_keys_cluster" in {i["name"] for i in inspect(engine).get_indexes("cluster_keys")}
+    store = Store(store_url)
+    store.close()
+    assert inspect(engine).get_indexes("cluster_keys") == []
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT key, cluster FROM cluster_keys ORDER BY key")).all() == [
+            ("url:a", "c1"),
+            ("url:b", "c1"),
+        ]
+    engine.dispose()
+    Store(store_url).close()  # opened again: nothing left to drop
