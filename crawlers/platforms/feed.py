@@ -20,6 +20,7 @@ import nh3
 
 from crawlers.platforms.base import ParseOutcome
 from crawlers.platforms.fastfeed import fast_entries, feedparser_markup, nh3_options, sorted_attributes
+from ontology import sanitisers
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
 __all__ = ["ParseOutcome", "html_to_text", "parse_feed", "sanitise_html"]
@@ -33,12 +34,8 @@ _TEXT_NEEDS_NH3 = re.compile("[<&\x00\ufeff]")
 _HTML_NEEDS_NH3 = re.compile("[<>&\x00\r\xa0\ufeff]")
 
 
-# nh3.clean builds its sanitiser (ammonia's builder, with every tag and attribute set converted from
-# Python) on each call: ~3.5 us with the default options, ~9 us with a tag set, more than cleaning a
-# short text costs. A Cleaner made once with the same options gives the same output (nh3's docs;
-# tests/crawlers/test_feed_text.py compares both on every corpus text and generated markup).
-_TEXT_ONLY = nh3.Cleaner(tags=set())
-_SAFE = nh3.Cleaner()
+# Sanitisers made once (ontology/sanitisers.py says why); the fast path's own is below.
+_TEXT_ONLY, _SAFE = sanitisers.TEXT_ONLY, sanitisers.SAFE
 
 
 def html_to_text(fragment: str | None) -> str | None:
