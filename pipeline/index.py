@@ -136,7 +136,9 @@ REBUILD_GC_THRESHOLD0: int | None = 50_000
 @contextmanager
 def fewer_collections(threshold0: int | None) -> Iterator[None]:
     """Collect the youngest generation every ``threshold0`` net allocations, restored afterwards
-    (a rebuild may run inside a long-lived process: the maintenance DAG's worker, the tests)."""
+    (a rebuild may run inside a long-lived process: the maintenance DAG's worker, the tests).
+    Not re-entrant across threads: two rebuilds overlapping in one process could restore each
+    other's raised threshold (no caller does that: one rebuild per process at a time)."""
     old = gc.get_threshold()
     if threshold0 is not None:
         gc.set_threshold(threshold0, *old[1:])

@@ -311,13 +311,22 @@ class ElasticsearchBackend(SearchBackend):
         analysed text; version 3 had a completion field and no positions in title_a, which
         suggestions now need), so the fix is a rebuild: a new index from the store and an
         alias swap, searches served by the old index meanwhile.
+
+        A field of this code's mapping the index lacks is refused the same way: a strict mapping
+        would reject every document that carries it (the version 5 file gained ``marks`` on the
+        day it was made, so an index built between the two states says version 5 too).
         """
         mappings = self._client.indices.get_mapping(index=self.alias)
+        wanted = set(index_definition()["mappings"]["properties"])
         for name, body in sorted(mappings.items()):
             version = body.get("mappings", {}).get("_meta", {}).get("version")
-            if version != INDEX_VERSION:
+            missing = sorted(wanted - set(body.get("mappings", {}).get("properties", {})))
+            if version != INDEX_VERSION or missing:
+                what = f"mapping version {version}" + (
+                    f" without the field(s) {', '.join(missing)}" if missing else ""
+                )
                 raise SearchUnavailable(
-                    f"the index {name!r} behind {self.alias!r} has mapping version {version}; this "
+                    f"the index {name!r} behind {self.alias!r} has {what}; this "
                     f"code writes version {INDEX_VERSION} ({MAPPING_FILE.name}): rebuild it from the "
                     "store with `innonet index --rebuild` (a new index and an alias swap; searches "
                     "keep working meanwhile)"

@@ -9,6 +9,7 @@ configured backend does not have are a 501 naming the backend that has them.
 from __future__ import annotations
 
 import inspect
+import logging
 import re
 import time
 from dataclasses import dataclass
@@ -59,7 +60,7 @@ from search.elasticsearch import (
     page_search_body,
     split_search,
 )
-from search.es_http import speaks
+from search.es_http import HttpError, speaks
 from search.highlight import highlight, highlight_marked, marks_keys
 from search.hits import HIT_FIELD, MARKED_TEXTS, MARKS_FIELD
 from search.queries import (
@@ -76,6 +77,7 @@ try:  # the server whose answer the fast path can write in one piece (_write_at_
 except ImportError:  # pragma: no cover - uvicorn without httptools
     _HttpToolsCycle = None  # type: ignore[assignment,misc]
 
+log = logging.getLogger(__name__)
 router = APIRouter(tags=["search"])
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$")
 
@@ -756,6 +758,25 @@ async def send_json_bytes(send: Send, data: bytes) -> bool:
     return False
 
 
+#: Exceptions the fast path expects (Elasticsearch or the network failing, an answer it cannot
+#: read, input the route will refuse): the route answers them in its own shape, nothing to log.
+_EXPECTED = (HttpError, SearchUnavailable, OSError, ValueError, HTTPException)
+#: At most one log line per exception type per this many seconds (a bug hit by every search).
+_LOG_EVERY_S = 60.0
+_last_logged: dict[type, float] = {}
+
+
+def _handed_to_route(exc: Exception) -> None:
+    """Log an unexpected failure of the fast path (a bug in it): the route still answers, but
+    every such search then asks Elasticsearch twice, which only a log line would reveal."""
+    if isinstance(exc, _EXPECTED):
+        return
+    now = time.monotonic()
+    if now - _last_logged.get(type(exc), float("-inf")) >= _LOG_EVERY_S:
+        _last_logged[type(exc)] = now
+        log.warning("search fast path failed, the route answers instead", exc_info=exc)
+
+
 class SearchFastPath:
     """Pure ASGI middleware: an everyday ``GET /search`` runs :func:`search` without FastAPI's
     routing and per-parameter dependency solving (measured: most of the API's overhead over
@@ -782,7 +803,8 @@ class SearchFastPath:
             if isinstance(backend, ElasticsearchBackend) and speaks(backend.url):
                 try:
                     prepared = _prepare(backend, scope)
-                except Exception:  # noqa: BLE001 - outside Starlette's error layer: the route decides
+                except Exception as exc:  # noqa: BLE001 - outside Starlette's error layer: the route decides
+                    _handed_to_route(exc)
                     prepared = None
                 params = prepared if isinstance(prepared, dict) else None
                 if isinstance(prepared, EsRequest) and time.monotonic() >= self.route_until:
@@ -794,7 +816,8 @@ class SearchFastPath:
                     except NotPrerendered:  # until `innonet index --rebuild`: ask again a minute later
                         self.route_until = time.monotonic() + ROUTE_WHILE_NOT_PRERENDERED_S
                         data = None
-                    except Exception:  # noqa: BLE001 - the route retries and answers errors in its own shape
+                    except Exception as exc:  # noqa: BLE001 - the route retries and answers errors in its own shape
+                        _handed_to_route(exc)
                         data = None
                     if data is not None:
                         self.served += 1

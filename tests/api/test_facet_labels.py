@@ -21,8 +21,8 @@ from api.routers.search import SearchFastPath
 from api.web import i18n
 from ontology.concepts import CONCEPTS_TTL
 from pipeline.registry import parse_registry
-from search.embedded import EmbeddedBackend
 from store.repository import Store
+from tests.api.backends import BACKENDS, settings_and_backend
 from tests.search.test_contract_features import DOCS, ITEM, THEME
 
 INNONET = Namespace("https://w3id.org/innonet/ns#")
@@ -40,18 +40,9 @@ sources:
 """
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.integration)])
+@pytest.fixture(params=BACKENDS)
 def client(request, make_settings, tmp_path):
-    if request.param == "elasticsearch":
-        backend = request.getfixturevalue("es_backend")
-        settings = make_settings(
-            search_backend="elasticsearch",
-            es_url=request.getfixturevalue("es_url"),
-            es_index=request.getfixturevalue("es_alias"),
-        )
-    else:
-        settings = make_settings(embedded_index_path=tmp_path / "idx.sqlite3")
-        backend = EmbeddedBackend(settings.resolved_index_path)
+    settings, backend = settings_and_backend(request, make_settings, tmp_path)
     odd = DOCS[0].model_copy(update={"id": ITEM + "odd", "themes": [UNKNOWN_THEME]})
     assert backend.upsert([*DOCS, odd]).errors == []
     backend.refresh()

@@ -8,22 +8,13 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.routers.search import SearchFastPath
-from search.embedded import EmbeddedBackend
+from tests.api.backends import BACKENDS, settings_and_backend
 from tests.search.test_contract_features import DOCS, ITEM, THEME
 
 
-@pytest.fixture(params=["embedded", pytest.param("elasticsearch", marks=pytest.mark.integration)])
+@pytest.fixture(params=BACKENDS)
 def client(request, make_settings, tmp_path):
-    if request.param == "elasticsearch":
-        backend = request.getfixturevalue("es_backend")
-        settings = make_settings(
-            search_backend="elasticsearch",
-            es_url=request.getfixturevalue("es_url"),
-            es_index=request.getfixturevalue("es_alias"),
-        )
-    else:
-        settings = make_settings(embedded_index_path=tmp_path / "idx.sqlite3")
-        backend = EmbeddedBackend(settings.resolved_index_path)
+    settings, backend = settings_and_backend(request, make_settings, tmp_path)
     assert backend.upsert(DOCS).errors == []
     backend.refresh()
     with TestClient(create_app(settings)) as c:
@@ -299,3 +290,34 @@ def test_elasticsearch_refusing_the_search_is_the_routes_503(make_settings, es_u
     assert quick.status_code == routed.status_code == 503
     assert quick.json() == routed.json()
     assert "index_not_found" in quick.json()["detail"]
+
+
+@pytest.mark.integration
+def test_a_bug_in_the_fast_path_is_logged_and_the_route_answers(
+    make_settings, es_url, es_alias, es_backend, monkeypatch, caplog
+) -> None:
+    """A failure the fast path does not expect (here a KeyError in building the page from
+    Elasticsearch's answer) must not stay silent: every such search would ask Elasticsearch
+    twice. Expected failures (Elasticsearch down, input the route refuses) are not logged here
+    (the route reports them)."""
+    import api.routers.search as search_router
+
+    async def broken(*_args, **_kwargs):
+        raise KeyError("hits")
+
+    assert es_backend.upsert(DOCS).errors == []
+    es_backend.refresh()
+    monkeypatch.setattr(search_router, "_es_page", broken)
+    monkeypatch.setattr(search_router, "_last_logged", {})
+    settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
+    with TestClient(create_app(settings)) as client, caplog.at_level("WARNING", logger="api.routers.search"):
+        first = client.get("/search", params={"q": "proeftuin"})
+        second = client.get("/search", params={"q": "gemeente"})
+        fast = _fast_path(client.app)
+    assert first.status_code == second.status_code == 200
+    assert first.json()["total"] >= 1
+    assert fast.direct == 0
+    logged = [r for r in caplog.records if "fast path failed" in r.getMessage()]
+    assert len(logged) == 1  # once per type per minute, not per search
+    assert logged[0].exc_info
+    assert logged[0].exc_info[0] is KeyError

@@ -133,3 +133,14 @@ def test_a_closing_connection_is_closed_after_the_fast_answer(app) -> None:
     assert b"connection: close" in heads[0]
     _same_but_date(heads[0], heads[1])
     assert bodies[0] == bodies[1]
+
+
+def test_the_middleware_the_search_fast_path_bypasses_is_known(make_settings) -> None:
+    """The fast path sits in front of every middleware (install_fast_path): a middleware added
+    later (CORS, compression, security headers) would shape the route's answers but not the
+    everyday GET /search ones. Adding one must come with a decision for the fast path too."""
+    app = create_app(make_settings())
+    assert [m.cls.__name__ for m in app.user_middleware] == ["ClosedPageFastPath", "BodyLimit"], (
+        "a new middleware: GET /search answers from SearchFastPath skip it; apply it there too "
+        "(or route those requests through it), then update this list"
+    )

@@ -4,6 +4,7 @@ built before version 5) makes the fast path hand the search to the route, same b
 
 from __future__ import annotations
 
+import hashlib
 import time
 from datetime import UTC, datetime
 from urllib.parse import quote
@@ -14,10 +15,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.routers.search import SearchFastPath, _hit
+from api.routers.search import HitOut, SearchFastPath, _hit
 from search.documents import Location, SearchDocument
-from search.elasticsearch import DERIVED_FIELDS, from_source, to_source
-from search.hits import HIT_FIELD, MARKS_FIELD
+from search.elasticsearch import DERIVED_FIELDS, INDEX_VERSION, from_source, to_source
+from search.hits import HIT_DEFAULTS, HIT_FIELD, LOCATION_KEYS, MARKS_FIELD
 from tests.search.relevance import corpus_documents
 from tests.search.test_contract_features import DOCS
 
@@ -150,3 +151,25 @@ def test_a_hit_without_stored_marks_is_highlighted_from_its_words(
         assert quick.content == routed.content
         (hit,) = [h for h in quick.json()["hits"] if h["id"] == old.id]
         assert "<em>" in hit["highlight"]["title"]
+
+
+#: sha256 of the stored hit's shape (below) when mapping version 5 was made. An index keeps the hit
+#: text it was built with: if HitOut, Location or HIT_DEFAULTS change while INDEX_VERSION stays, an
+#: existing index answers the fast path in the old shape and the route in the new one.
+STORED_HIT_SHAPE_V5 = "dc9a0f8d5ed4e2842b5dfb5fb61ecb24cdef991a54bb55a582c1b8a7046edaa0"
+
+
+def test_a_change_of_the_stored_hit_shape_needs_a_new_mapping_version() -> None:
+    shape = (
+        INDEX_VERSION,
+        [(name, str(field.annotation)) for name, field in HitOut.model_fields.items()],
+        [(name, str(field.annotation)) for name, field in Location.model_fields.items()],
+        HIT_DEFAULTS,
+        LOCATION_KEYS,
+    )
+    digest = hashlib.sha256(repr(shape).encode()).hexdigest()
+    assert INDEX_VERSION != 5 or digest == STORED_HIT_SHAPE_V5, (
+        "the stored hit's shape changed: add a new mapping version (search/mappings/items-v6.json, "
+        "INDEX_VERSION = 6, docs/operations.md 'Upgrading': rebuild), then pin the new shape here"
+    )
+    assert INDEX_VERSION == 5, "a new mapping version: pin its stored hit shape here (STORED_HIT_SHAPE_V<N>)"

@@ -540,6 +540,27 @@ def test_writes_into_an_older_mapping_version_say_how_to_rebuild_and_a_rebuild_m
         backend.close()
 
 
+def test_an_index_of_this_version_without_one_of_its_fields_is_refused_before_any_write(
+    es_url: str, es_alias: str
+) -> None:
+    """Version 5's file gained ``marks`` on the day it was made: an index built in between says
+    version 5 but its strict mapping refuses every document carrying ``marks``."""
+    early = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
+    del early["mappings"]["properties"]["marks"]
+    body = {
+        "settings": early["settings"],
+        "mappings": early["mappings"],
+        "aliases": {es_alias: {"is_write_index": True}},
+    }
+    httpx.put(f"{es_url}/{es_alias}-v5-early", json=body, timeout=30).raise_for_status()
+    backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
+    try:
+        with pytest.raises(SearchUnavailable, match=r"version 5 without the field\(s\) marks;.*--rebuild"):
+            backend.upsert([_doc(1)])
+    finally:
+        backend.close()
+
+
 def test_the_exact_form_in_the_title_ranks_above_another_form_of_the_word(
     es_backend: ElasticsearchBackend,
 ) -> None:
