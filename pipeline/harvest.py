@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
@@ -27,7 +28,7 @@ from pipeline.settings import Settings
 from pipeline.store import store_and_publish
 from pipeline.validate import validate_items
 from store.partners import effective_registry
-from store.repository import Store, save_run_on
+from store.repository import Store, replace_run_on, save_run_on, success_only_state_on
 
 Progress = Callable[[SourceReport], None]
 
@@ -59,13 +60,18 @@ class RunRecord:
     In the transaction that stores the source's items when there is one (``store_and_publish``'s
     hook: one commit per source instead of two, and in parallel batches one wait for SQLite's write
     lock instead of two), else on its own (``save``). The run and its items then commit together:
-    nothing is lost that was not lost before, and a source that fails still gets its run.
+    nothing is lost that was not lost before, and a source that fails still gets its run. A source
+    that fails after that commit gets its failed run instead of the committed one (``save``
+    replaces it: one run row, and the fetch state keeps its earlier ETag and Last-Modified, so the
+    next harvest fetches it in full), as when runs were written after the items.
     """
 
     store: Store
     result: FetchResult
     report: SourceReport | None = None  # as written in the batch's transaction
     saved: bool = False
+    #: The state's success-only columns before the batch's transaction wrote the run.
+    before: dict[str, Any] | None = None
 
     def write_on(self, conn: Connection, report: SourceReport) -> None:
         r = self.result
@@ -75,10 +81,17 @@ class RunRecord:
         )  # fmt: skip
 
     def save(self, report: SourceReport) -> None:
-        """Write the run in a transaction of its own."""
+        """Write the run in a transaction of its own (replacing the one committed with the items)."""
         with self.store.engine.begin() as conn:
-            self.write_on(conn, report)
-        self.saved = True
+            if self.saved and self.report is not None and self.before is not None:
+                r = self.result
+                replace_run_on(
+                    conn, self.report, self.before, report, r.etag, r.last_modified,
+                    http_status=r.status, duration_ms=r.duration_ms, retry_after_s=r.retry_after_s,
+                )  # fmt: skip
+            else:
+                self.write_on(conn, report)
+        self.report, self.saved = report, True
 
 
 @dataclass
@@ -96,6 +109,7 @@ class _RunWithItems:
             final.count(outcome)
         _finish(final, self.parsed, self.warnings)
         final.finished_at = datetime.now(UTC)
+        self.run.before = success_only_state_on(conn, final.source_id)
         self.run.write_on(conn, final)
         self.run.report = final
 
@@ -175,6 +189,25 @@ def process_fetched(
     return report
 
 
+def run_source(settings: Settings, store: Store, src: SourceSpec, result: FetchResult) -> SourceReport:
+    """One fetched source processed and its run saved (once): its report, failed if it raised."""
+    run = RunRecord(store, result)
+    try:
+        report = process_fetched(settings, store, src, result, run)
+    except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
+        report = SourceReport(source_id=src.id, status="failed", error_code="internal_error")
+        report.message = f"{type(exc).__name__}: {exc}"
+        report.errors.append(
+            RecordError(stage="store", source_id=src.id, code="internal_error", message=report.message)
+        )
+    else:
+        if run.saved:  # written with the source's items, its finish time included
+            return report
+    report.finished_at = datetime.now(UTC)
+    run.save(report)  # failed after its items were stored: replaces the run written with them
+    return report
+
+
 def harvest(
     settings: Settings,
     source_ids: Sequence[str] | None = None,
@@ -219,22 +252,7 @@ def harvest(
         by_id = {src.id: src for src in active}
 
         def on_result(result: FetchResult) -> None:
-            src = by_id[result.source_id]
-            run = RunRecord(store, result)
-            try:
-                report = process_fetched(settings, store, src, result, run)
-            except Exception as exc:  # noqa: BLE001 - one source's bug must not stop the others
-                report = SourceReport(source_id=src.id, status="failed", error_code="internal_error")
-                report.message = f"{type(exc).__name__}: {exc}"
-                report.errors.append(
-                    RecordError(
-                        stage="store", source_id=src.id, code="internal_error", message=report.message
-                    )
-                )
-                run.saved = False  # failed after its items were stored: this failure is the run too
-            if not run.saved:  # else written with the source's items, its finish time included
-                report.finished_at = datetime.now(UTC)
-                run.save(report)
+            report = run_source(settings, store, by_id[result.source_id], result)
             closing.append((report, result))
             if len(closing) >= CLOSE_EVERY or time.monotonic() - closed_at[0] > CLOSE_AFTER_S:
                 close_attempts()

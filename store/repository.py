@@ -21,6 +21,7 @@ from sqlalchemy import (
     Engine,
     bindparam,
     create_engine,
+    delete,
     event,
     insert,
     literal_column,
@@ -368,6 +369,44 @@ def save_run_on(
     }  # fmt: skip
     driver_executemany(conn, _INSERT_RUN, [run])
     driver_executemany(conn, _save_state(conn.dialect.name, ok, validators, retry), [state])
+
+
+#: What a successful run sets in a source's fetch state that a failed run leaves as it was.
+_SUCCESS_ONLY = ("etag", "last_modified", "last_success_at", "consecutive_failures")
+_READ_SUCCESS_ONLY = select(*(_STATES.c[c] for c in _SUCCESS_ONLY)).where(
+    _STATES.c.source_id == bindparam("source_id")
+)
+_NEVER_SUCCEEDED = {"etag": None, "last_modified": None, "last_success_at": None, "consecutive_failures": 0}
+
+
+def success_only_state_on(conn: Connection, source_id: str) -> dict[str, Any]:
+    """The fetch-state columns a successful run changes and a failed one keeps, as they are in
+    ``conn``'s transaction (before a run is written): what ``replace_run_on`` puts back."""
+    row = conn.execute(_READ_SUCCESS_ONLY, {"source_id": source_id}).first()
+    return dict(row._mapping) if row is not None else dict(_NEVER_SUCCEEDED)
+
+
+def replace_run_on(
+    conn: Connection,
+    written: SourceReport,
+    before: dict[str, Any],
+    report: SourceReport,
+    etag: str | None = None,
+    last_modified: str | None = None,
+    **http: Any,
+) -> None:
+    """Replace a committed run (``written``, with the fetch state's ``before`` values read in its
+    transaction: ``success_only_state_on``) by ``report``, as if only ``report`` had been written.
+
+    For a source that fails after its run was committed with its items: one run row, and a failed
+    run's state keeps the earlier ETag and Last-Modified, so the next harvest fetches it in full.
+    """
+    runs = _RUNS.c
+    conn.execute(
+        delete(_RUNS).where(runs.source_id == written.source_id, runs.finished_at == written.finished_at)
+    )
+    conn.execute(update(_STATES).where(_STATES.c.source_id == written.source_id).values(**before))
+    save_run_on(conn, report, etag, last_modified, **http)
 
 
 #: At most this many bytes of recently archived bodies stay in a Store's memory for ``payload``: a

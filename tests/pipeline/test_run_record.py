@@ -16,6 +16,7 @@ import pytest
 from rdflib import Literal, URIRef
 from sqlalchemy import event, func, select
 
+import pipeline.harvest as harvest_module
 from crawlers.platforms.feed import parse_feed
 from ontology.namespaces import SCHEMA
 from pipeline.contracts import FetchResult, NetworkSpec, Outcome, Registry, SourceReport, SourceSpec
@@ -119,3 +120,40 @@ def test_a_batch_that_goes_one_by_one_leaves_the_run_to_the_caller(
     store_and_publish(store, items[:2], SourceReport(source_id=SPEC.id), raw, BASE, hook=good)
     assert good.calls == ["in_transaction", "committed"]
     assert [r.counts for r in _runs(store)] == [{"new": 2}]
+
+
+@pytest.mark.parametrize("known", [True, False], ids=["harvested-before", "first-harvest"])
+def test_a_source_failing_after_its_items_were_stored_gets_one_failed_run(
+    tmp_path: Path, corpus: Path, make_settings, monkeypatch: pytest.MonkeyPatch, known: bool
+) -> None:
+    """As before runs were written with the items: ONE run row, failed; the fetch state as a failed
+    run leaves it (the earlier ETag, Last-Modified and success time, failures + 1), so the next
+    harvest does not send this fetch's validators and gets the feed in full. The items stay."""
+    store = _store(tmp_path)
+    earlier = datetime(2026, 3, 1, tzinfo=UTC)
+    if known:
+        ok = SourceReport(source_id=SPEC.id, status="ok", started_at=earlier, finished_at=earlier)
+        store.save_run(ok, etag='"e0"', last_modified="Sun, 01 Mar 2026 00:00:00 GMT", http_status=200)
+    body = (corpus / "rss_atom" / "guardian_rss2.xml").read_bytes()
+    sha = store.save_payload(body, SPEC.url, "application/xml")
+    result = FetchResult(
+        source_id=SPEC.id, url=SPEC.url, status=200, ok=True, content_type="application/xml",
+        body_sha256=sha, body_size=len(body), fetched_at=NOW, etag='"e1"',
+        last_modified="Wed, 04 Mar 2026 05:06:07 GMT", duration_ms=12,
+    )  # fmt: skip
+
+    def after_the_store_step(*_args: object) -> None:
+        raise RuntimeError("after the store step")
+
+    monkeypatch.setattr(harvest_module, "finish_follow", after_the_store_step)
+    report = harvest_module.run_source(make_settings(), store, SPEC, result)
+    assert (report.status, report.error_code) == ("failed", "internal_error")
+    assert store.count_records(SPEC.id) > 0  # stored, not undone
+    runs = _runs(store)
+    assert [r.status for r in runs] == (["ok", "failed"] if known else ["failed"])
+    assert runs[-1].message == "RuntimeError: after the store step"
+    state = store.fetch_state(SPEC.id)
+    expected = ('"e0"', "Sun, 01 Mar 2026 00:00:00 GMT", earlier) if known else (None, None, None)
+    success = state.last_success_at.replace(tzinfo=UTC) if state.last_success_at else None
+    assert (state.etag, state.last_modified, success) == expected
+    assert (state.status, state.consecutive_failures) == ("failed", 1)
