@@ -121,8 +121,9 @@ def cluster_set() -> tuple[list[ClusterInput], dict[str, str]]:
     return inputs, story
 
 
-def eval_clusters() -> dict[str, float]:
-    inputs, story = cluster_set()
+def pair_scores(inputs: list, story: dict) -> dict[str, float]:
+    """Pairwise precision/recall of the harvest's clustering (``assign_all``) against ``story``
+    (item IRI -> gold story id)."""
     clusterer = Clusterer(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
     got = {x.iri: cluster for x, (cluster, _) in zip(inputs, clusterer.assign_all(inputs), strict=True)}
     tp = fp = fn = 0
@@ -132,6 +133,10 @@ def eval_clusters() -> dict[str, float]:
         fp += same_got and not same_gold
         fn += same_gold and not same_got
     return {"items": len(inputs), "gold_pairs": tp + fn, "tp": tp, "fp": fp, "fn": fn, **_pr(tp, fp, fn)}
+
+
+def eval_clusters() -> dict[str, float]:
+    return pair_scores(*cluster_set())
 
 
 def main() -> None:

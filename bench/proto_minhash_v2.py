@@ -14,15 +14,13 @@ only the hash of a word pair differs, which re-rolls the signature estimate.
 
 from __future__ import annotations
 
-import hashlib
-import itertools
 import os
 import time
 
 import numpy as np
 
 from bench.bench_ingest import corpus_feeds, whole_sources
-from bench.eval_vocab import _pr, cluster_set
+from bench.eval_vocab import cluster_set, pair_scores
 from crawlers.platforms.feed import parse_feed
 from ontology import cluster
 from ontology.cluster import _MASK, _MULTIPLIER, _SEED_ARRAY, _SEEDS, BANDS, ROWS, ItemKeys, _tokens
@@ -110,17 +108,8 @@ def add_signatures_v2(signed: list[tuple[ItemKeys, list[str]]]) -> None:
 
 
 def scores(threshold: float) -> dict[str, float]:
-    inputs, story = cluster_set()
     cluster.MIN_SIMILARITY = threshold
-    clusterer = cluster.Clusterer(lambda k: hashlib.sha256(k.encode()).hexdigest()[:16])
-    got = {x.iri: c for x, (c, _) in zip(inputs, clusterer.assign_all(inputs), strict=True)}
-    tp = fp = fn = 0
-    for a, b in itertools.combinations(story, 2):
-        same_gold, same_got = story[a] == story[b], got[a] == got[b]
-        tp += same_gold and same_got
-        fp += same_got and not same_gold
-        fn += same_gold and not same_got
-    return {"tp": tp, "fp": fp, "fn": fn, **_pr(tp, fp, fn)}
+    return pair_scores(*cluster_set())
 
 
 def main() -> None:

@@ -83,19 +83,26 @@ def _fast_path(app) -> SearchFastPath:
     return layer
 
 
+def _index_docs_one_without(field: str, es_url: str, es_alias: str, es_backend) -> SearchDocument:
+    """DOCS indexed, the first one again without ``field`` in its source (as an older index or a
+    failed mark would leave it); returns that document."""
+    assert es_backend.upsert(DOCS).errors == []
+    old = DOCS[0]
+    source = {k: v for k, v in to_source(old).items() if k != field}
+    httpx.put(
+        f"{es_url}/{es_alias}/_doc/{quote(old.id, safe='')}?refresh=true", json=source, timeout=10
+    ).raise_for_status()
+    es_backend.refresh()
+    return old
+
+
 @pytest.mark.integration
 @pytest.mark.parametrize("highlight", ["true", "false"])
 def test_hits_indexed_without_the_stored_text_are_answered_by_the_route(
     make_settings, es_url, es_alias, es_backend, highlight
 ) -> None:
     """An index filled before mapping version 5 has no ``hit`` text: same answer, from the route."""
-    assert es_backend.upsert(DOCS).errors == []
-    old = DOCS[0]
-    source = {k: v for k, v in to_source(old).items() if k != HIT_FIELD}
-    httpx.put(
-        f"{es_url}/{es_alias}/_doc/{quote(old.id, safe='')}?refresh=true", json=source, timeout=10
-    ).raise_for_status()
-    es_backend.refresh()
+    old = _index_docs_one_without(HIT_FIELD, es_url, es_alias, es_backend)
     settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
     with TestClient(create_app(settings)) as c:
         fast = _fast_path(c.app)
@@ -134,13 +141,7 @@ def test_a_hit_without_stored_marks_is_highlighted_from_its_words(
 ) -> None:
     """A text whose marks could not be written (search.hits.marks_of leaves it out) is
     highlighted word by word: same answer, still from the fast path."""
-    assert es_backend.upsert(DOCS).errors == []
-    old = DOCS[0]
-    source = {k: v for k, v in to_source(old).items() if k != MARKS_FIELD}
-    httpx.put(
-        f"{es_url}/{es_alias}/_doc/{quote(old.id, safe='')}?refresh=true", json=source, timeout=10
-    ).raise_for_status()
-    es_backend.refresh()
+    old = _index_docs_one_without(MARKS_FIELD, es_url, es_alias, es_backend)
     settings = make_settings(search_backend="elasticsearch", es_url=es_url, es_index=es_alias)
     with TestClient(create_app(settings)) as c:
         fast = _fast_path(c.app)
