@@ -107,14 +107,24 @@ _UNUSED_INDEXES = (("cluster_keys", "ix_cluster_keys_cluster"),)
 
 
 def _drop_unused_indexes(engine: Engine) -> None:
-    """Drop ``_UNUSED_INDEXES`` from a store created with them (no data changes)."""
+    """Drop ``_UNUSED_INDEXES`` from a store created with them (no data changes), once: the first
+    time the store is opened after the upgrade (docs/operations.md, "Upgrading").
+
+    PostgreSQL: ``DROP INDEX CONCURRENTLY``, outside a transaction (autocommit), so the table's
+    readers and writers are not queued behind an ACCESS EXCLUSIVE lock while the drop waits for
+    the transactions using it; SQLite: a plain drop (the database's write lock, briefly).
+    """
     from sqlalchemy import inspect, text
 
     inspector = inspect(engine)
     for table, index in _UNUSED_INDEXES:
         if inspector.has_table(table) and index in {i["name"] for i in inspector.get_indexes(table)}:
-            with engine.begin() as conn:
-                conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
+            if engine.dialect.name == "postgresql":
+                with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+                    conn.execute(text(f"DROP INDEX CONCURRENTLY IF EXISTS {index}"))
+            else:
+                with engine.begin() as conn:
+                    conn.execute(text(f"DROP INDEX IF EXISTS {index}"))
 
 
 _DRIVER_SQL: dict[tuple[str, int], tuple[Any, str, tuple[str, ...] | None, dict[str, Any]]] = {}

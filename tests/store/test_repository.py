@@ -170,3 +170,57 @@ def test_an_older_store_loses_the_unread_cluster_index_and_keeps_its_keys(store_
         ]
     engine.dispose()
     Store(store_url).close()  # opened again: nothing left to drop
+
+
+def test_dropping_the_cluster_index_on_postgresql_does_not_queue_the_table_behind_it(pg_url):
+    """While the first start after the upgrade waits to drop the index (a transaction still reads
+    cluster_keys), other sessions still read and write the table: DROP INDEX CONCURRENTLY, not an
+    ACCESS EXCLUSIVE lock request that every later query on cluster_keys would wait behind."""
+    import threading
+    import time
+
+    from sqlalchemy import create_engine, inspect, text
+
+    from store.repository import Store
+
+    engine = create_engine(pg_url)
+    with engine.begin() as conn:  # the table as older releases created it
+        conn.execute(
+            text('CREATE TABLE cluster_keys ("key" VARCHAR(600) PRIMARY KEY, cluster VARCHAR(500) NOT NULL)')
+        )
+        conn.execute(text("CREATE INDEX ix_cluster_keys_cluster ON cluster_keys (cluster)"))
+        conn.execute(text("INSERT INTO cluster_keys VALUES ('url:a', 'c1')"))
+    reader = engine.connect()
+    reader.execute(text("SELECT count(*) FROM cluster_keys"))  # its transaction stays open
+    opened: list[BaseException | None] = []
+
+    def open_store() -> None:
+        try:
+            Store(pg_url).close()
+            opened.append(None)
+        except BaseException as exc:  # noqa: BLE001 - reported by the test below
+            opened.append(exc)
+
+    starting = threading.Thread(target=open_store)
+    starting.start()
+    waiting = text(
+        "SELECT count(*) FROM pg_stat_activity WHERE query ILIKE 'DROP INDEX%' AND wait_event_type = 'Lock'"
+    )
+    with engine.connect() as probe:
+        deadline = time.monotonic() + 20
+        while not probe.execute(waiting).scalar() and time.monotonic() < deadline:
+            probe.rollback()
+            time.sleep(0.02)
+        assert probe.execute(waiting).scalar() == 1  # the drop waits for the reader
+        probe.rollback()
+    with engine.begin() as other:  # meanwhile: not queued behind the drop
+        other.execute(text("SET LOCAL lock_timeout = '2s'"))
+        assert other.execute(text("SELECT count(*) FROM cluster_keys")).scalar() == 1
+        other.execute(text("INSERT INTO cluster_keys VALUES ('url:b', 'c1')"))
+    assert starting.is_alive()
+    reader.rollback()
+    reader.close()
+    starting.join(timeout=30)
+    assert opened == [None]
+    assert inspect(engine).get_indexes("cluster_keys") == []
+    engine.dispose()
