@@ -15,7 +15,7 @@ from sqlalchemy import Connection, Engine, bindparam, literal_column, select
 from sqlalchemy.orm import Session
 
 from store.models import Base
-from store.repository import driver_executemany, driver_select_in
+from store.repository import dialect_insert, driver_executemany, driver_select_in
 from store.vocab_models import ClusterKeyRow, ClusterSignatureRow, UnmappedTagRow
 
 _READY: set[int] = set()
@@ -113,25 +113,14 @@ def save_clusters(
         return sorted(k for k, cluster in now_stored.items() if cluster != candidates[k])
 
 
-def _upsert_capable_insert(dialect: str) -> Any:
-    """The dialect's ``insert`` construct, which has ON CONFLICT (SQLite and PostgreSQL only)."""
-    if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert
-    else:
-        raise ValueError(f"unsupported database dialect for the store: {dialect}")
-    return insert
-
-
 def _inserts(dialect: str) -> tuple[Any, Any]:
     """Inserts that leave an existing key or signature as it is (no read first; safe against a
     concurrent harvest storing the same key): ON CONFLICT DO NOTHING on SQLite and PostgreSQL."""
     if dialect not in _CONFLICT_FREE:
-        dialect_insert = _upsert_capable_insert(dialect)
+        insert = dialect_insert(dialect)
         _CONFLICT_FREE[dialect] = (
-            dialect_insert(_KEYS).on_conflict_do_nothing(index_elements=[_KEYS.c.key]),
-            dialect_insert(_SIGS).on_conflict_do_nothing(index_elements=[_SIGS.c.cluster]),
+            insert(_KEYS).on_conflict_do_nothing(index_elements=[_KEYS.c.key]),
+            insert(_SIGS).on_conflict_do_nothing(index_elements=[_SIGS.c.cluster]),
         )
     return _CONFLICT_FREE[dialect]
 
@@ -161,7 +150,7 @@ def record_unmapped(bind: Engine | Connection, source_id: str, tags: dict[str, s
 def _count_tags(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (source_id, tag) DO UPDATE: count + 1 and the last seen time."""
     if dialect not in _COUNT_TAGS:
-        stmt = _upsert_capable_insert(dialect)(_TAGS)
+        stmt = dialect_insert(dialect)(_TAGS)
         _COUNT_TAGS[dialect] = stmt.on_conflict_do_update(
             index_elements=[_TAGS.c.source_id, _TAGS.c.tag],
             # A literal SQL expression: a bound 1 would be a parameter the rows do not carry.

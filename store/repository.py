@@ -300,15 +300,16 @@ def upsert_records_on(
     return outcomes
 
 
-def _dialect_insert(dialect: str) -> Any:
-    """The dialect's ``insert`` construct, which has ON CONFLICT (SQLite and PostgreSQL only)."""
+def dialect_insert(dialect: str) -> Any:
+    """The dialect's ``insert`` construct, which has ON CONFLICT (SQLite and PostgreSQL only; the
+    store's upserts here and in store/clusters.py)."""
     if dialect == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+        from sqlalchemy.dialects.postgresql import insert
     elif dialect == "sqlite":
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+        from sqlalchemy.dialects.sqlite import insert
     else:
         raise ValueError(f"unsupported database dialect for the store: {dialect}")
-    return dialect_insert
+    return insert
 
 
 _RUNS, _STATES = HarvestRunRow.__table__, FetchStateRow.__table__
@@ -326,7 +327,7 @@ def _save_state(dialect: str, ok: bool, validators: bool, retry: bool) -> Any:
     """
     key = (dialect, ok, validators, retry)
     if key not in _SAVE_STATE:
-        stmt = _dialect_insert(dialect)(_STATES)
+        stmt = dialect_insert(dialect)(_STATES)
         columns = ["last_attempt_at", "status", "error_code", "message", "counts"]
         columns += ["http_status", "retry_after_until"] if not retry else []
         columns += ["last_success_at", "consecutive_failures"] if ok else []
@@ -432,7 +433,7 @@ _INSERT_PAYLOAD: dict[str, Any] = {}
 def _insert_payload(dialect: str) -> Any:
     """INSERT ... ON CONFLICT (sha256) DO NOTHING for the dialect (SQLite or PostgreSQL), built once."""
     if dialect not in _INSERT_PAYLOAD:
-        _INSERT_PAYLOAD[dialect] = _dialect_insert(dialect)(_RAW).on_conflict_do_nothing(
+        _INSERT_PAYLOAD[dialect] = dialect_insert(dialect)(_RAW).on_conflict_do_nothing(
             index_elements=[_RAW.c.sha256]
         )
     return _INSERT_PAYLOAD[dialect]

@@ -224,3 +224,17 @@ def test_dropping_the_cluster_index_on_postgresql_does_not_queue_the_table_behin
     assert opened == [None]
     assert inspect(engine).get_indexes("cluster_keys") == []
     engine.dispose()
+
+
+def test_the_store_and_its_clusters_share_one_dialect_insert():
+    """One definition of the ON CONFLICT-capable insert (store.repository), used by store/clusters.py."""
+    import pytest
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    from store import clusters, repository
+
+    assert clusters.dialect_insert is repository.dialect_insert
+    assert repository.dialect_insert("sqlite") is sqlite.insert
+    assert repository.dialect_insert("postgresql") is postgresql.insert
+    with pytest.raises(ValueError, match="unsupported database dialect"):
+        repository.dialect_insert("mysql")
