@@ -238,3 +238,34 @@ def test_the_store_and_its_clusters_share_one_dialect_insert():
     assert repository.dialect_insert("postgresql") is postgresql.insert
     with pytest.raises(ValueError, match="unsupported database dialect"):
         repository.dialect_insert("mysql")
+
+
+def test_a_committed_run_replaced_by_a_failure_leaves_what_the_failure_alone_would(store):
+    """``replace_run_on`` (a source that failed after its run was committed with its items): one run
+    row, the failed one; the fetch state as a failed run after the earlier ones leaves it."""
+    from store.repository import replace_run_on, save_run_on, success_only_state_on
+
+    store.sync_registry(_registry("a", "b"))
+    earlier = datetime(2026, 3, 1, tzinfo=UTC)
+    ok = SourceReport(source_id="a", status="ok", started_at=earlier, finished_at=earlier)
+    store.save_run(ok, etag='"e0"', last_modified="Sun, 01 Mar 2026 00:00:00 GMT")
+    store.save_run(_report("a", "failed", error_code="http_error"))  # one failure already
+    for source_id, expected in (
+        ("a", ('"e0"', "Sun, 01 Mar 2026 00:00:00 GMT", earlier, 2)),
+        ("b", (None, None, None, 1)),  # never harvested before
+    ):
+        before_runs = [r.status for r in store.runs(source_id)]
+        written = _report(source_id, "ok", counts={"new": 3})
+        with store.engine.begin() as conn:  # the run written with the items
+            before = success_only_state_on(conn, source_id)
+            save_run_on(conn, written, '"e1"', "Wed, 04 Mar 2026 00:00:00 GMT", http_status=200)
+        failed = _report(source_id, "failed", error_code="internal_error", message="RuntimeError: after")
+        with store.engine.begin() as conn:
+            replace_run_on(
+                conn, written, before, failed, '"e1"', "Wed, 04 Mar 2026 00:00:00 GMT", http_status=200
+            )
+        assert [r.status for r in store.runs(source_id)] == ["failed", *before_runs]
+        state = store.fetch_state(source_id)
+        success = state.last_success_at.replace(tzinfo=UTC) if state.last_success_at else None
+        assert (state.etag, state.last_modified, success, state.consecutive_failures) == expected
+        assert (state.status, state.error_code, state.counts) == ("failed", "internal_error", failed.counts)
