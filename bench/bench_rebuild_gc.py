@@ -107,32 +107,30 @@ def load() -> str:
 
 def build_store(path: Path, copies: int) -> int:
     """A SQLite store holding every corpus item ``copies`` times; returns the number of records."""
+    from pipeline.contracts import NetworkSpec, Registry, SourceSpec
     from pipeline.store import record_nt
-    from store.models import NetworkRow, RecordRow, SourceRow
+    from store.models import RecordRow
     from store.repository import Store
     from tests.ontology.test_fast_validation import all_corpus_batches
 
     items = [item for batch in all_corpus_batches(CORPUS) for item in batch]
     store = Store(f"sqlite:///{path}")
+    store.sync_registry(
+        Registry(
+            networks=[NetworkSpec(id="bench-net", name="Bench network", country="BEL")],
+            sources=[
+                SourceSpec(
+                    id="bench-src",
+                    network="bench-net",
+                    title="Bench source",
+                    url="https://example.org/feed.xml",
+                )
+            ],
+        )
+    )
     now = datetime.now(UTC)
     n = 0
     with store.session() as s, s.begin():
-        s.add(NetworkRow(id="bench-net", name="Bench network", homepage=None, country="BEL"))
-        s.flush()
-        s.add(
-            SourceRow(
-                id="bench-src",
-                network_id="bench-net",
-                title="Bench source",
-                url="https://example.org/feed.xml",
-                platform="feed",
-                kind="news",
-                language=None,
-                licence=None,
-                paused=False,
-            )
-        )
-        s.flush()
         seen: set[str] = set()
         for copy in range(copies):
             for item in items:

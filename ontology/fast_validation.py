@@ -235,10 +235,6 @@ def _proven(item: URIRef, triples: Iterable[Triple]) -> bool | None:
     return _DATE_PUBLISHED not in props
 
 
-def targeted_types_of(props: dict[Node, list[Node]]) -> frozenset[Node]:
-    return TARGET_CLASSES.intersection(props.get(_TYPE, ()))
-
-
 def batch_proofs(items: Sequence[tuple[URIRef, list[Triple]]]) -> list[list[str] | None]:
     """Per item of a batch: its proven warnings (``proven_warnings``), or None when not proven.
 

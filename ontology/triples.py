@@ -335,8 +335,3 @@ class ItemGraph:
         if name.startswith("__") or name in _MUTATORS:
             raise AttributeError(f"ItemGraph has no {name!r} (a change to a built copy would be lost)")
         return getattr(self.graph(), name)
-
-
-def as_graph(graph: Graph | ItemGraph) -> Graph:
-    """An rdflib Graph for code that needs one (pySHACL, content negotiation)."""
-    return graph.graph() if isinstance(graph, ItemGraph) else graph

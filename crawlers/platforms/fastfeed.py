@@ -266,16 +266,6 @@ def _prefix_starts_a_handler(prefix: str) -> bool:
     return any(name.startswith(f"{prefix.lower()}_") for name in _HANDLERS)
 
 
-def _check_descendants(el: Any, allowed: frozenset[str]) -> None:
-    for child in el.iterdescendants():
-        tag = child.tag
-        if not isinstance(tag, str):
-            continue
-        name = _NAMES.get(tag) or _name(child)  # the cached name, without a call
-        if name in _HANDLERS and name not in allowed:
-            raise _Fallback(f"element {tag} needs feedparser")
-
-
 def _author_name(author: str) -> str | None:
     """feedparser's _sync_author_detail for a bare author string: drop the e-mail address."""
     if not author:

@@ -505,6 +505,17 @@ def test_related_items_come_from_the_stemmed_text_not_the_stored_source(
     assert [h.id for h in related.hits] == [docs[1].id]  # itself left out, the unrelated one too
 
 
+def _index_behind_alias(es_url: str, alias: str, name: str, definition: dict) -> None:
+    """Create index ``name`` from ``definition`` (settings + mappings) as ``alias``'s write index:
+    an index some other code version built."""
+    body = {
+        "settings": definition["settings"],
+        "mappings": definition["mappings"],
+        "aliases": {alias: {"is_write_index": True}},
+    }
+    httpx.put(f"{es_url}/{name}", json=body, timeout=30).raise_for_status()
+
+
 def test_writes_into_an_older_mapping_version_say_how_to_rebuild_and_a_rebuild_moves_the_alias(
     es_url: str, es_alias: str
 ) -> None:
@@ -512,12 +523,7 @@ def test_writes_into_an_older_mapping_version_say_how_to_rebuild_and_a_rebuild_m
 
     old = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
     old["mappings"]["_meta"]["version"] = 2
-    body = {
-        "settings": old["settings"],
-        "mappings": old["mappings"],
-        "aliases": {es_alias: {"is_write_index": True}},
-    }
-    httpx.put(f"{es_url}/{es_alias}-v2", json=body, timeout=30).raise_for_status()
+    _index_behind_alias(es_url, es_alias, f"{es_alias}-v2", old)
     backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
     try:
         with pytest.raises(
@@ -547,12 +553,7 @@ def test_an_index_of_this_version_without_one_of_its_fields_is_refused_before_an
     version 5 but its strict mapping refuses every document carrying ``marks``."""
     early = json.loads(MAPPING_FILE.read_text(encoding="utf-8"))
     del early["mappings"]["properties"]["marks"]
-    body = {
-        "settings": early["settings"],
-        "mappings": early["mappings"],
-        "aliases": {es_alias: {"is_write_index": True}},
-    }
-    httpx.put(f"{es_url}/{es_alias}-v5-early", json=body, timeout=30).raise_for_status()
+    _index_behind_alias(es_url, es_alias, f"{es_alias}-v5-early", early)
     backend = ElasticsearchBackend(es_url, es_alias, timeout_s=30)
     try:
         with pytest.raises(SearchUnavailable, match=r"version 5 without the field\(s\) marks;.*--rebuild"):
