@@ -32,6 +32,8 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
+
 from api.web import i18n
 from api.web.labels import CONCEPT_FACETS, concept_pref, concepts_of
 from search.documents import FACETS
@@ -187,8 +189,6 @@ def header_language(scope: Mapping[str, Any]) -> str:
 
 async def labels_of(app: Any) -> FacetLabels:
     """The app's :class:`FacetLabels` (made on first use), its names read again when stale."""
-    from starlette.concurrency import run_in_threadpool
-
     state = app.state
     labels = getattr(state, "facet_labels", None)
     if labels is None:
