@@ -38,9 +38,14 @@ def _progress() -> Progress:
     )
 
 
-def run_harvest(settings: Settings, source_ids: Sequence[str] | None = None) -> list[SourceReport]:
-    """Harvest with a live progress bar and print one line per source."""
-    from pipeline.harvest import harvest
+def run_harvest(
+    settings: Settings, source_ids: Sequence[str] | None = None, processes: int | None = None
+) -> list[SourceReport]:
+    """Harvest with a live progress bar and print one line per source.
+
+    Big harvests run in batch processes, one per core (pipeline/parallel.py); a small one in this process.
+    """
+    from pipeline.parallel import harvest_on_cores
     from pipeline.registry import load_registry
 
     registry = load_registry(settings)
@@ -52,7 +57,8 @@ def run_harvest(settings: Settings, source_ids: Sequence[str] | None = None) -> 
             style = STATUS_STYLE.get(report.status, "")
             bar.update(task, advance=1, last=f"{report.source_id}: [{style}]{report.status}[/]")
 
-        reports = harvest(settings, source_ids, progress=on_report)
+        reports = harvest_on_cores(settings, source_ids, progress=on_report, processes=processes)
+        bar.update(task, total=len(reports))  # listed (OPML) and partner sources are counted once known
     table = Table("source", "status", "new", "upd", "same", "fail", title="harvest")
     table.add_column("why", no_wrap=True, overflow="ellipsis", max_width=70)
     for r in reports:
@@ -147,6 +153,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_harvest = sub.add_parser("harvest", help="harvest the registry's sources (then index)")
     p_harvest.add_argument("sources", nargs="*", help="source ids (default: all)")
     p_harvest.add_argument("--no-index", action="store_true")
+    p_harvest.add_argument(
+        "--processes",
+        type=int,
+        help="batch processes at once (default INNONET_HARVEST_PROCESSES: one per core)",
+    )
     p_index = sub.add_parser("index", help="index stored records into the search backend")
     p_index.add_argument("--rebuild", action="store_true", help="re-send every record, not only pending ones")
     p_serve = sub.add_parser("serve", help="serve the API")
@@ -161,7 +172,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "sources":
         return sources_command(args, settings)
     if args.command == "harvest":
-        reports = run_harvest(settings, args.sources or None)
+        reports = run_harvest(settings, args.sources or None, args.processes)
         if not args.no_index:
             run_index(settings)
         return 0 if any(r.status != "failed" for r in reports) or not reports else 1

@@ -208,6 +208,28 @@ def run_source(settings: Settings, store: Store, src: SourceSpec, result: FetchR
     return report
 
 
+def chosen_sources(
+    settings: Settings, store: Store, source_ids: Sequence[str] | None = None, *, sync: bool = True
+) -> list[SourceSpec]:
+    """The sources a harvest of ``source_ids`` (default: all) runs, as the store sees the registry.
+
+    The registry file (written into the store when ``sync``), plus partner sources and automatic
+    pauses, plus the sources that list sources (OPML) name. An id in none of them is an error
+    (KeyError), before anything is fetched.
+    """
+    registry = load_registry(settings)
+    if sync:
+        store.sync_registry(registry)
+    registry = effective_registry(store, registry)  # + partner sources, automatic pauses
+    known = {s.id for s in registry.sources}
+    registry.sources += [s for s in listed_sources(store, registry) if s.id not in known]
+    wanted = set(source_ids) if source_ids is not None else None
+    unknown = (wanted or set()) - {s.id for s in registry.sources}
+    if unknown:
+        raise KeyError(f"not in the registry: {', '.join(sorted(unknown))}")
+    return [s for s in registry.sources if wanted is None or s.id in wanted]
+
+
 def harvest(
     settings: Settings,
     source_ids: Sequence[str] | None = None,
@@ -220,20 +242,10 @@ def harvest(
     ``sync=False`` skips writing the registry file into the store: for a batch of a cycle
     whose ``plan`` task has just done it (~0.4 s per batch for 1,000 sources).
     """
-    registry = load_registry(settings)
     store = Store(settings.resolved_database_url)
     store.checkpoint_in_background()  # SQLite: commits do not wait for WAL checkpoints
     try:
-        if sync:
-            store.sync_registry(registry)
-        registry = effective_registry(store, registry)  # + partner sources, automatic pauses
-        known = {s.id for s in registry.sources}
-        registry.sources += [s for s in listed_sources(store, registry) if s.id not in known]
-        wanted = set(source_ids) if source_ids is not None else None
-        unknown = (wanted or set()) - {s.id for s in registry.sources}
-        if unknown:
-            raise KeyError(f"not in the registry: {', '.join(sorted(unknown))}")
-        chosen = [s for s in registry.sources if wanted is None or s.id in wanted]
+        chosen = chosen_sources(settings, store, source_ids, sync=sync)
         reports: list[SourceReport] = []
         active = []
         for src in chosen:

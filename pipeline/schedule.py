@@ -83,24 +83,19 @@ def plan_cycle(
     settings: Any, now: datetime | None = None, only: Sequence[str] | None = None
 ) -> list[list[str]]:
     """The batches of source ids due in this cycle (the Airflow ``plan`` task's whole job)."""
-    from pipeline.registry import listed_sources, load_registry
+    from pipeline.harvest import chosen_sources
     from store.partner_models import SourceHealthRow
-    from store.partners import effective_registry
     from store.repository import Store
 
     store = Store(settings.resolved_database_url)
     try:
-        registry = load_registry(settings)
-        store.sync_registry(registry)
-        registry = effective_registry(store, registry)
-        known = {src.id for src in registry.sources}  # + sources named by list sources (OPML), as harvest()
-        registry.sources += [src for src in listed_sources(store, registry) if src.id not in known]
+        sources = chosen_sources(settings, store)  # as harvest() sees them: + partner and listed sources
         with store.session() as s:
             due_at = {h.source_id: h.next_due_at for h in s.query(SourceHealthRow)}
         wanted = set(only) if only is not None else None
         due = [
             (src.id, src.url)
-            for src in registry.sources
+            for src in sources
             if not src.paused and (wanted is None or src.id in wanted) and is_due(due_at.get(src.id), now)
         ]
         return batch_by_host(due, settings.harvest_max_batches, settings.harvest_min_batch_sources)

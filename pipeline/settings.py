@@ -131,6 +131,12 @@ class Settings(BaseSettings):
         50,
         description="A cycle is cut into no more batches than due sources / this (a small cycle: one batch).",
     )
+    harvest_processes: int = Field(
+        0,
+        ge=0,
+        description="Batch processes `innonet harvest` runs at once, batched by host as the DAG does "
+        "(0: one per core); a small harvest stays one process.",
+    )
     health_pause_after: int = Field(
         5, description="Consecutive failed harvests after which a source is paused and its owner notified."
     )
