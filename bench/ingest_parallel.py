@@ -220,6 +220,7 @@ class RunResult:
     load: tuple[float, float, float]
     machine: float  # cores busy on the whole machine over the run (/proc/stat: others' work included)
     server: float  # cores the PostgreSQL server's processes used over the run (0 on SQLite)
+    first_done: float = 0.0  # when the first process finished, as a share of the wall time (tail imbalance)
 
     @property
     def rate(self) -> float:
@@ -283,6 +284,7 @@ def run_once(
         load=os.getloadavg(),
         machine=(os.cpu_count() or 1) * busy / max(total, 1),
         server=server / os.sysconf("SC_CLK_TCK") / (max(ends) - began),
+        first_done=(min(ends) - began) / (max(ends) - began),
     )
 
 
@@ -353,6 +355,7 @@ def _fmt(run: RunResult, base: RunResult | None) -> str:
     return (
         f"  {run.processes} proc  {run.rate:7.0f} items/s  {ratio:>6}  wall {run.wall:6.2f} s"
         f"  cpu {run.cpu / run.wall:4.2f} cores"
+        + (f" (first done at {100 * run.first_done:3.0f} %)" if run.processes > 1 else "")
         + (f" + server {run.server:4.2f}" if run.server else "")
         + f" (others {run.others:4.2f}{'' if run.clean else ' CONTAMINATED'})"
         f"  | write txns {len(run.held):4d}  first write {1000 * first / n:6.2f} ms avg (sum {first:5.2f} s)"
