@@ -46,14 +46,27 @@ def strip_combining(text: str) -> str:
     return (_COMBINING if _ASTRAL.search(text) else _COMBINING_BMP).sub("", text)
 
 
+def _collapsed(text: str) -> str:
+    """``" ".join(text.split())``, without the split and join when they would change nothing.
+
+    Most texts reaching ``fold`` are collapsed already (``clean_text`` and ``html_text`` output). A
+    printable string has no whitespace but the ASCII space (Python's ``isprintable`` is False for
+    every other separator and control character), so with no double, leading or trailing space
+    the split and join give the text back; both tests run in C (~0.2 instead of ~2 µs per text).
+    """
+    if text.isprintable() and "  " not in text and text[:1] != " " and text[-1:] != " ":
+        return text
+    return " ".join(text.split())
+
+
 def fold(text: str) -> str:
     """Lower case, accents stripped, whitespace collapsed: the form labels are compared in."""
     if text.isascii():
         # Same result, cheaper: ASCII has no decompositions or combining marks, casefold == lower.
-        return " ".join(text.lower().split())
+        return _collapsed(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = strip_combining(decomposed)  # one regex pass instead of a Python loop per character
-    return " ".join(bare.replace("’", "'").split())
+    return _collapsed(bare.replace("’", "'"))
 
 
 @dataclass

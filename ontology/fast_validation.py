@@ -86,6 +86,13 @@ _DATETIME_TYPE, _STRING_TYPES = frozenset({XSD.dateTime}), frozenset({None, XSD.
 
 def _is_datetime(value: Node) -> bool:
     # pySHACL's sh:datatype xsd:dateTime: a literal of that datatype whose value parsed as a datetime.
+    if type(value) is Literal:
+        # rdflib's own class: its slots, which the .datatype/.language/.value properties return.
+        return (
+            value._datatype in _DATETIME_TYPE  # noqa: SLF001
+            and value._language is None  # noqa: SLF001
+            and isinstance(value._value, datetime)  # noqa: SLF001
+        )
     return (
         isinstance(value, Literal)
         and value.datatype in _DATETIME_TYPE
@@ -96,11 +103,26 @@ def _is_datetime(value: Node) -> bool:
 
 def _is_string(value: Node) -> bool:
     # sh:or ( [sh:datatype rdf:langString] [sh:datatype xsd:string] ): a tagged or a plain string.
+    if type(value) is Literal:
+        # rdflib's own class: its slots, which the .datatype/.language/.value properties return.
+        if not isinstance(value._value, str):  # noqa: SLF001
+            return False
+        if value._language:  # noqa: SLF001
+            return value._datatype is None  # noqa: SLF001
+        return value._datatype in _STRING_TYPES  # noqa: SLF001
     if not isinstance(value, Literal) or not isinstance(value.value, str):
         return False
     if value.language:
         return value.datatype is None
     return value.datatype in _STRING_TYPES
+
+
+def _all_iris(values: Sequence[Node]) -> bool:
+    """Every value an IRI (``type(...) is URIRef`` first: isinstance() on an rdflib ABC is slower)."""
+    for v in values:  # noqa: SIM110 - a loop: all() of a generator costs a frame per call
+        if type(v) is not URIRef and not isinstance(v, URIRef):
+            return False
+    return True
 
 
 # Terms bound once: a DCTERMS/PROV/INNONET/RDF attribute builds a new URIRef on every access.
@@ -117,7 +139,8 @@ _GENERATED_BY, _NETWORK_CHAIN, _MAPPING_VERSION = (
     INNONET.mappingVersion,
 )
 _LIFECYCLE_STAGE = INNONET.lifecycleStage
-_CONCEPT_CHECKS = tuple(CONCEPT_PATTERNS.items())
+_CONCEPT_SEARCHES = tuple((p, pattern.search) for p, pattern in CONCEPT_PATTERNS.items())
+_ZONE_SEARCH = ZONE_PATTERN.search
 #: A non-item subject with one of these predicates is a focus node of some shape (or, for
 #: rdfs:subClassOf, widens a class target): not proven.
 _REACHING = TARGET_SUBJECTS_OF | {_SUBCLASS_OF}
@@ -136,38 +159,39 @@ def _news_conforms(props: dict[Node, list[Node]]) -> bool:
     if not _is_string(headline) or not 1 <= len(str(headline)) <= 2000:
         return False
     urls = props.get(_URL, ())
-    if len(urls) > 1 or not all(isinstance(u, URIRef) for u in urls):
+    if len(urls) > 1 or not _all_iris(urls):
         return False
     published = props.get(_DATE_PUBLISHED, ())
-    if len(published) > 1 or not all(_is_datetime(v) for v in published):
+    if len(published) > 1 or (published and not _is_datetime(published[0])):
         return False
     sources = props.get(_SOURCE, ())
-    if len(sources) != 1 or not all(isinstance(v, URIRef) for v in sources):
+    if len(sources) != 1 or not _all_iris(sources):
         return False
     networks = props.get(_NETWORK, ())
-    if not networks or not all(isinstance(v, URIRef) for v in networks):
+    if not networks or not _all_iris(networks):
         return False
     harvested = props.get(_GENERATED_AT, ())
-    return len(harvested) == 1 and all(_is_datetime(v) for v in harvested)
+    return len(harvested) == 1 and _is_datetime(harvested[0])
 
 
 def _provenance_conforms(props: dict[Node, list[Node]]) -> bool:
     """ProvenanceShape (targets subjects of innonet:mappingVersion)."""
     runs = props.get(_GENERATED_BY, ())
-    if len(runs) > 1 or not all(isinstance(v, URIRef) for v in runs):
+    if len(runs) > 1 or not _all_iris(runs):
         return False
-    times = props.get(_GENERATED_AT, ())
-    if not all(isinstance(v, Literal | URIRef) and ZONE_PATTERN.search(str(v)) for v in times):
-        return False
+    for v in props.get(_GENERATED_AT, ()):
+        # a literal or an IRI whose text ends with a zone (re reads the str subclass as it is)
+        if (type(v) is not Literal and not isinstance(v, Literal | URIRef)) or not _ZONE_SEARCH(v):
+            return False
     return len(props.get(_NETWORK_CHAIN, ())) <= 1
 
 
 def _concepts_conform(props: dict[Node, list[Node]]) -> bool:
     """ConceptsShape (targets subjects of any concept predicate): every value one of our concepts."""
-    for predicate, pattern in _CONCEPT_CHECKS:
-        values = props.get(predicate, ())
-        if not all(isinstance(v, URIRef) and pattern.search(str(v)) for v in values):
-            return False
+    for predicate, search in _CONCEPT_SEARCHES:
+        for v in props.get(predicate, ()):
+            if (type(v) is not URIRef and not isinstance(v, URIRef)) or not search(v):
+                return False
     return len(props.get(_LIFECYCLE_STAGE, ())) <= 1
 
 

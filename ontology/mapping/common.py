@@ -25,8 +25,21 @@ from ontology.triples import ItemGraph, lang_literal, plain_literal, utc_datetim
 from ontology.uris import network_iri, source_iri
 from pipeline.contracts import RawItem, SourceSpec
 
-#: What the helpers below write to: an item's container, or an rdflib Graph (same ``add``).
-GraphLike = Graph | ItemGraph
+
+class TripleList(list):  # type: ignore[type-arg]
+    """An item's triples in the order a mapper writes them, added to its container at the end.
+
+    ``add`` is ``list.append`` itself (a C call): ``ItemGraph.add`` is a Python method that also
+    forgets three cached renderings per triple. ``container += triples`` keeps the first occurrence
+    of a repeated triple in its place, as adding them one by one does: the same graph, same order.
+    """
+
+    __slots__ = ()
+    add = list.append
+
+
+#: What the helpers below write to: an item's container, an rdflib Graph or a TripleList (same ``add``).
+GraphLike = Graph | ItemGraph | TripleList
 
 # Terms every item writes, bound once (a namespace attribute is a method call and a cache lookup).
 _IDENTIFIER, _SOURCE, _LANGUAGE, _SUBJECT = (
@@ -122,10 +135,23 @@ def clean_html(value: str | None) -> str | None:
 
 def iri(value: str | None) -> URIRef | None:
     """An absolute http(s) IRI, or None (relative or malformed links never become IRIs)."""
+    global _last_iri  # noqa: PLW0603 - the one-entry memo below
+    last = _last_iri
+    if value is last[0] and value is not None:
+        # The same string object as the previous call: an item's link, read by ``add_common`` and
+        # again by ``provenance`` (primary source). Identity, not equality: a per-item memo, never
+        # a cache across items' texts (each parsed item has its own string objects).
+        return last[1]
+    out = None
     if value and value.startswith(("http://", "https://")) and _is_valid_uri(value):
         # = URIRef(value): its constructor only repeats the validity check (to log a warning).
-        return _new_str(URIRef, value)
-    return None
+        out = _new_str(URIRef, value)
+    _last_iri = (value, out)
+    return out
+
+
+#: ``iri``'s previous (argument, result); replaced as one tuple, so a reader never sees a mix.
+_last_iri: tuple[str | None, URIRef | None] = (None, None)
 
 
 def utc(value: datetime, zone: str | None = None) -> datetime | None:
@@ -164,9 +190,14 @@ def add_date(
     if original and (
         literal is None or not original[:1].isdigit() or original != literal.toPython().isoformat()
     ):
-        name = str(prop).rsplit("/", 1)[-1]
-        g.add((subject, _ORIGINAL_DATE, plain_literal(f"{name}={original}")))
+        g.add((subject, _ORIGINAL_DATE, plain_literal(f"{_local_name(prop)}={original}")))
     return normalised is not None
+
+
+@lru_cache(maxsize=64)
+def _local_name(prop: URIRef) -> str:
+    """The last path segment of a date property (``datePublished``): a handful of properties, ever."""
+    return str(prop).rsplit("/", 1)[-1]
 
 
 def add_common(

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from ontology.mapping.common import (
     MappingResult,
+    TripleList,
     add_common,
     add_date,
     add_themes,
@@ -37,7 +38,7 @@ _DATE, _CREATOR = DCTERMS.date, DCTERMS.creator
 def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult:
     """The item's IRI, content graph and unmapped source tags."""
     subject = item_iri(base, "news", item.source_id, item.native_id)
-    g = item_graph()
+    g = TripleList()  # into the item's container at the end (TripleList says why)
     g.add((subject, _TYPE, _NEWS_ARTICLE))
     title = clean_text(item.title)
     summary = clean_text(item.summary)
@@ -60,7 +61,9 @@ def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult
     for tag in item.tags:
         g.add((subject, _KEYWORDS, plain_literal(tag)))
     themes = add_themes(g, subject, item, source, title=title, summary=summary, body=html_text(body))
-    return MappingResult(subject, g, themes.unmapped_tags)
+    graph = item_graph()
+    graph += g  # one loop, the same triples in the same order as adding them one by one
+    return MappingResult(subject, graph, themes.unmapped_tags)
 
 
 def map_news(item: RawItem, source: SourceSpec, base: str) -> tuple:
