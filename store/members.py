@@ -34,7 +34,7 @@ from store.ldes_models import (
     LdesMemberFacetRow,
     LdesMemberRow,
 )
-from store.repository import Store, aware, driver_executemany, driver_select_in
+from store.repository import Store, _on_cursor, aware, driver_executemany, driver_select_in
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -145,31 +145,35 @@ def _version_nt_lines(record: Iterable[str], item: URIRef, version: URIRef, ts: 
     """``version_nt`` from the record's N-Triples lines (each with its newline): a line whose subject
     is the item (it starts with ``<item> ``) gets ``<version> `` instead; the rest is unchanged.
 
-    On the joined text: a newline only ends a line (N-Triples escapes it inside a term), so
-    ``"\n<item> "`` finds exactly the item's lines, and one ``str.replace`` moves them all. When the
-    record already has a line about the version, moving could make two lines equal: the line by
-    line path (``_version_lines_one_by_one``) keeps the first of each, as ``version_nt`` does.
+    One ``startswith`` per line (~30 per item) instead of edits of the joined text: that text is
+    ~4.4 KB and non-ASCII for about half of the corpus items, and every find, ``in`` and
+    ``replace`` over it (five passes and two copies) cost more than the loop (13.8 vs 8.6 µs per
+    item, same bytes). When the record already has a line about the version, moving could make two
+    lines equal: the line by line path with its seen set (``_version_lines_one_by_one``) keeps the
+    first of each, as ``version_nt`` does.
     """
-    item_prefix, version_prefix = "\n" + item.n3() + " ", "\n" + version.n3() + " "
     lines = list(dict.fromkeys(record))
-    text = "\n" + "".join(lines)
-    if version_prefix in text:
-        return _version_lines_one_by_one(lines, item, version, ts)
+    item_prefix, version_prefix = item.n3() + " ", version.n3() + " "
     skip = item_prefix + _GENERATED_AT + " "
-    found = text.find(skip)
-    while found >= 0:  # the harvest time: the version's time is its place in the stream
-        text = text[:found] + text[text.index("\n", found + 1) :]
-        found = text.find(skip, found)
-    text = text.replace(item_prefix, version_prefix)
+    cut = len(item_prefix)
     # The version's own two lines from the forms above (``<iri>``: what nt_line writes for an IRI).
-    head = version_prefix[1:]
-    for line in (
-        f"{head}{_IS_VERSION_OF} {item_prefix[1:]}.\n",
-        f"{head}{_GENERATED_AT} {_stamp_nt(ts)} .\n",
-    ):
-        if "\n" + line not in text:
-            text += line
-    return text[1:]
+    tail = [
+        f"{version_prefix}{_IS_VERSION_OF} {item_prefix}.\n",
+        f"{version_prefix}{_GENERATED_AT} {_stamp_nt(ts)} .\n",
+    ]
+    out: list[str] = []
+    for line in lines:
+        if line.startswith(item_prefix):
+            if line.startswith(skip):
+                continue  # the harvest time: the version's time is its place in the stream
+            line = version_prefix + line[cut:]
+            if line in tail:  # the record said it already: written once, here
+                tail.remove(line)
+        elif line.startswith(version_prefix):
+            return _version_lines_one_by_one(lines, item, version, ts)
+        out.append(line)
+    out += tail
+    return "".join(out)
 
 
 _GENERATED_AT, _IS_VERSION_OF = PROV.generatedAtTime.n3(), DCTERMS.isVersionOf.n3()
@@ -320,6 +324,30 @@ _UPDATE_HEADS = (
         source_id=bindparam("source_id"),
     )
 )
+
+
+_NEWEST_SQL: dict[str, tuple[str, object]] = {}
+
+
+def _newest_on(conn: Connection) -> datetime | None:
+    """``conn.scalar(_NEWEST)`` straight to the driver: the newest member's ``generated_at``.
+
+    Through SQLAlchemy the one-row query cost ~0.1-0.2 ms per harvested source (execution
+    context, result object); here the SQL is compiled once per dialect and the value converted by
+    the column type's own result processor (SQLite keeps datetimes as text), as ``scalar`` does.
+    """
+    dialect = conn.dialect
+    cached = _NEWEST_SQL.get(dialect.name)
+    if cached is None:
+        processor = _MEMBERS.c.generated_at.type.dialect_impl(dialect).result_processor(dialect, None)
+        sql = str(_NEWEST.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # LIMIT 1
+        cached = _NEWEST_SQL[dialect.name] = (sql, processor)
+    sql, processor = cached
+    rows = _on_cursor(conn, sql, (), many=False)
+    if not rows:
+        return None
+    value = rows[0][0]
+    return processor(value) if processor is not None else value  # type: ignore[operator]
 
 
 @dataclass(frozen=True)
@@ -590,8 +618,7 @@ class MemberLog:
     @staticmethod
     def _next_timestamp(s: Session | Connection, now: datetime | None) -> datetime:
         ts = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-        last = s.scalar(_NEWEST)
-        last = aware(last)
+        last = aware(_newest_on(s) if isinstance(s, Connection) else s.scalar(_NEWEST))
         return max(ts, last) if last is not None else ts
 
     # --- reading -----------------------------------------------------------------------------------

@@ -58,3 +58,16 @@ def test_repeated_lines_in_the_input_are_written_once() -> None:
     triples = [(ITEM, SCHEMA.headline, Literal("t")), (ITEM, SCHEMA.name, Literal("n"))]
     lines = ItemGraph(triples).nt_lines()
     assert _version_nt_lines(lines + lines, ITEM, VERSION, TS) == version_nt(triples, ITEM, VERSION, TS)
+
+
+def test_a_record_that_states_the_version_lines_already_writes_them_once() -> None:
+    # (item isVersionOf item) becomes the version's own isVersionOf line: written once, where it was.
+    triples = [
+        (ITEM, SCHEMA.headline, Literal("t")),
+        (ITEM, DCTERMS.isVersionOf, ITEM),
+        (ITEM, SCHEMA.name, Literal("n")),
+    ]
+    from_lines, from_triples = _both(triples)
+    assert from_lines == from_triples
+    assert from_lines.count("isVersionOf") == 1
+    assert from_lines.index("isVersionOf") < from_lines.index("schema.org/name")
