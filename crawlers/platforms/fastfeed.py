@@ -33,12 +33,13 @@ from xml.sax import SAXParseException
 import nh3
 from feedparser import encodings
 from feedparser.api import StrictFeedParser
-from feedparser.datetimes import _parse_date
 from feedparser.encodings import convert_to_utf8
 from feedparser.mixin import _cp1252, _FeedParserMixin
 from feedparser.sanitizer import _HTMLSanitizer, replace_doctype
 from feedparser.urls import make_safe_absolute_uri
 from lxml import etree
+
+from crawlers.platforms.feeddates import feed_date
 
 __all__ = [
     "blank_unsafe_hrefs",
@@ -199,7 +200,11 @@ def _text(value: str | None) -> str:
 def _leaf(el: Any) -> str:
     if len(el):
         raise _Fallback(f"element {el.tag} has child elements")
-    return _text(el.text)
+    text = el.text
+    if not text:
+        return ""
+    out = text.strip()
+    return out if out.isascii() else _text(out)  # _text's own ASCII case, without the call
 
 
 # Clark tag ({namespace}local or local) -> feedparser's handler name; "" for a namespace feedparser
@@ -322,75 +327,93 @@ def _entry_start(node: Any) -> dict[str, Any]:
     return entry
 
 
+# what _rss_entry does with a child of an item, by feedparser name (a name absent here is not in
+# _RSS_ITEM: ignored, or refused if feedparser has a handler for it)
+_SKIP, _LINK, _GUID, _TITLE, _TEXT_BLOCK, _EXPIRES, _PUBLISHED, _CREATED, _UPDATED, _AUTHOR, _CATEGORY, _LANGUAGE = range(12)  # fmt: skip
+_RSS_ACTIONS: dict[str, int] = {
+    **dict.fromkeys(_HARMLESS, _SKIP),
+    "link": _LINK, "guid": _GUID, "title": _TITLE,
+    **dict.fromkeys(("description", "summary", "itunes_summary", "content_encoded"), _TEXT_BLOCK),
+    "expirationdate": _EXPIRES,
+    **dict.fromkeys(("pubdate", "published", "dcterms_issued"), _PUBLISHED),
+    "dcterms_created": _CREATED,
+    **dict.fromkeys(("dc_date", "updated", "dcterms_modified"), _UPDATED),
+    **dict.fromkeys(("author", "dc_creator", "dc_author", "itunes_author"), _AUTHOR),
+    **dict.fromkeys(("category", "dc_subject"), _CATEGORY),
+    **dict.fromkeys(("language", "dc_language"), _LANGUAGE),
+}  # fmt: skip
+assert _RSS_ACTIONS.keys() == _RSS_ITEM
+
+
 def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
     entry = _entry_start(item)
-    seen: set[str] = set()
     # feedparser keeps the first non-empty title: a later title or media:title (at any depth) is
     # ignored (mixin.pop's title_depth rule), so it is harmless once a title is set. Kept in
     # locals (``titled`` follows entry["title"], set below only), not looked up per element.
-    titled = nested = False
+    titled = nested = title_seen = False
+    names, actions = _NAMES, _RSS_ACTIONS
     # one pass in document order: children are read, deeper elements only checked
     for child in walk.descendants(item):
         tag = child.tag
         if not isinstance(tag, str):
             continue
-        name = _NAMES.get(tag) or _name(child)
+        name = names.get(tag) or _name(child)
         if nested and name in _HANDLERS:
             raise _Fallback(f"element {tag} after an item nested in an item")
         if child.getparent() is not item:
             if name in _HANDLERS and name not in (_HARMLESS_TITLED if titled else _HARMLESS):
                 raise _Fallback(f"element {tag} needs feedparser")
             continue
-        if name == "item":
-            # An empty item inside an item (real FeedBurner output): feedparser starts a second,
-            # empty entry there and leaves both (what follows belongs to the channel). Only
-            # elements without a feedparser handler may follow.
-            if len(child) or child.attrib or (child.text or "").strip() or nested:
-                raise _Fallback("item nested in an item")
-            nested = entry["_nested"] = True
-            entry["_nested_element"] = child  # the entry feedparser starts there (_check_entries)
-            continue
-        if titled and name in ("title", "media_title"):
-            continue
-        if name not in _RSS_ITEM:
-            if name in _HANDLERS:
+        action = actions.get(name)
+        if action is None:  # not a field of an item
+            if name == "item":
+                # An empty item inside an item (real FeedBurner output): feedparser starts a second,
+                # empty entry there and leaves both (what follows belongs to the channel). Only
+                # elements without a feedparser handler may follow.
+                if len(child) or child.attrib or (child.text or "").strip():
+                    raise _Fallback("item nested in an item")
+                nested = entry["_nested"] = True
+                entry["_nested_element"] = child  # the entry feedparser starts there (_check_entries)
+            elif name in _HANDLERS and not (titled and name == "media_title"):
                 raise _Fallback(f"item element {child.tag} needs feedparser")
             continue
-        if name in _HARMLESS:
+        if action == _SKIP:
             continue
-        if name == "title" and name in seen:
-            raise _Fallback("item has a second title after an empty one")
-        seen.add(name)
-        if name == "link":
+        if action == _TITLE:
+            if titled:
+                continue
+            if title_seen:
+                raise _Fallback("item has a second title after an empty one")
+            title_seen = True
+            entry["title"] = _leaf(child)
+            titled = bool(entry["title"])
+        elif action == _CATEGORY:
+            tags = entry["tags"]
+            _add_tag(tags, None, child.get("domain"), None)
+            _end_category(tags, _leaf(child))
+        elif action == _LINK:
             if child.attrib:
                 raise _Fallback("RSS link with attributes")
-            value = _LINK_ENTITY.sub(r"&\g<1>", _leaf(child).replace("&amp;", "&"))
-            entry["link"] = value
-        elif name == "guid":
+            entry["link"] = _LINK_ENTITY.sub(r"&\g<1>", _leaf(child).replace("&amp;", "&"))
+        elif action == _GUID:
             value = _leaf(child)
             entry["id"] = value
             if child.get("isPermaLink", child.get("ispermalink", "true")) == "true":
                 entry.setdefault("link", value)
-        elif name == "title":
-            entry["title"] = _leaf(child)
-            titled = bool(entry["title"])
-        elif name in ("description", "summary", "itunes_summary", "content_encoded"):
+        elif action == _TEXT_BLOCK:
             _rss_text_block(entry, name, _leaf(child))
-        elif name == "expirationdate":
-            _leaf(child)  # feedparser keeps it as "expired", a field not read here
-        elif name in ("pubdate", "published", "dcterms_issued"):
+        elif action == _PUBLISHED:
             entry["published"] = _leaf(child)
-        elif name == "dcterms_created":
-            entry["created"] = _leaf(child)
-        elif name in ("dc_date", "updated", "dcterms_modified"):
+        elif action == _UPDATED:
             entry["updated"] = _leaf(child)
-        elif name in ("author", "dc_creator", "dc_author", "itunes_author"):
+        elif action == _AUTHOR:
             entry["authors"].append(_author_name(_leaf(child)))
-        elif name in ("category", "dc_subject"):
-            _add_tag(entry["tags"], None, child.get("domain"), None)
-            _end_category(entry["tags"], _leaf(child))
-        elif name in ("language", "dc_language"):
+        elif action == _CREATED:
+            entry["created"] = _leaf(child)
+        elif action == _LANGUAGE:
             entry["language"] = _leaf(child)
+        else:  # _EXPIRES: feedparser keeps it as "expired", a field not read here
+            _leaf(child)
     entry.pop("has_content", None)
     return entry
 
@@ -797,6 +820,7 @@ def fast_entries(body: bytes, content_type: str | None) -> FastFeed | None:
 
     Each entry has the keys feed.py reads: id, link, title, summary, content (a string), published,
     published_parsed, updated, updated_parsed, language, authors (names or None), tags (terms or None).
+    A *_parsed value is feeddates.feed_date's: an aware UTC datetime, or feedparser's struct_time.
     """
     try:
         return _read(body, content_type)
@@ -920,5 +944,5 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         entry.setdefault("content_sorted", False)
         for key in ("published", "updated", "created"):
             if key in entry:
-                entry[f"{key}_parsed"] = _parse_date(entry[key])
+                entry[f"{key}_parsed"] = feed_date(entry[key])
     return entries, language, bozo

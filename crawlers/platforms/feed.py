@@ -70,12 +70,15 @@ def _sanitise_fast(fragment: str | None) -> str | None:
     return _FAST_CLEANER.clean(fragment) or None
 
 
-def _date(entry: Any, *keys: str) -> tuple[datetime | None, str | None]:
-    present = set(entry.keys())  # avoid feedparser's deprecated updated->published fallback
-    for key in keys:
-        parsed = entry[f"{key}_parsed"] if f"{key}_parsed" in present else None
-        raw = entry[key] if key in present else None
+def _date(entry: dict[str, Any], *keys: str) -> tuple[datetime | None, str | None]:
+    """(aware UTC datetime, raw string) of the first key with a date; a parsed value is a
+    struct_time (feedparser) or already the datetime (the fast path's feeddates.feed_date)."""
+    for key in keys:  # entries are plain dicts: no feedparser updated->published fallback
+        parsed = entry.get(f"{key}_parsed")
+        raw = entry.get(key)
         if parsed:
+            if isinstance(parsed, datetime):
+                return parsed, raw
             return datetime.fromtimestamp(calendar.timegm(parsed), tz=UTC), raw
         if raw:
             return None, raw
