@@ -17,7 +17,7 @@ import os
 import smtplib
 import socket
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -347,14 +347,45 @@ def detect_stuck(settings: Settings, store: Store, now: datetime | None = None) 
     """
     now = now or _now()
     limit = now - timedelta(seconds=settings.health_stuck_after_s)
-    with store.session() as s, s.begin():
-        rows = list(
-            s.scalars(
-                select(HarvestAttemptRow).where(
-                    HarvestAttemptRow.state == "running", HarvestAttemptRow.heartbeat_at < limit
-                )
-            )
+
+    def stuck_report(sid: str, started: datetime, beat: datetime) -> SourceReport:
+        message = (
+            f"harvest started {started:%Y-%m-%d %H:%M} UTC was still running with no heartbeat "
+            f"since {beat:%H:%M} UTC; marked stuck"
         )
+        report = SourceReport(source_id=sid, status="failed", error_code="stuck_run", message=message)
+        report.errors.append(RecordError(stage="fetch", source_id=sid, code="stuck_run", message=message))
+        return report
+
+    return _fail_running(settings, store, now, stuck_report, HarvestAttemptRow.heartbeat_at < limit)
+
+
+def close_abandoned(settings: Settings, store: Store, reports: Sequence[SourceReport]) -> list[str]:
+    """Close, as failed with these reports, the running attempts of sources whose harvest process died.
+
+    ``detect_stuck`` would find them once their heartbeat is ``health_stuck_after_s`` old; a
+    parent that saw its batch process die (pipeline/parallel.py) knows now, so the sources' health
+    and history say what happened at once. Sources whose attempt was never opened (the process
+    died before its crawl started) are left as they were: nothing was tried.
+    """
+    by_id = {r.source_id: r for r in reports}
+
+    def as_reported(sid: str, started: datetime, _beat: datetime) -> SourceReport:
+        return by_id[sid].model_copy(update={"errors": list(by_id[sid].errors)})
+
+    return _fail_running(settings, store, _now(), as_reported, HarvestAttemptRow.source_id.in_(list(by_id)))
+
+
+def _fail_running(
+    settings: Settings,
+    store: Store,
+    now: datetime,
+    report_of: Callable[[str, datetime, datetime], SourceReport],
+    which: Any,
+) -> list[str]:
+    """Running attempts matching ``which`` marked stuck; each source gets ``report_of``'s failed run."""
+    with store.session() as s, s.begin():
+        rows = list(s.scalars(select(HarvestAttemptRow).where(HarvestAttemptRow.state == "running", which)))
         stuck = [(r.source_id, aware(r.started_at), aware(r.heartbeat_at)) for r in rows]
         for r in rows:
             r.state, r.status, r.finished_at = "stuck", "failed", now
@@ -363,18 +394,8 @@ def detect_stuck(settings: Settings, store: Store, now: datetime | None = None) 
             for src in s.scalars(select(SourceRow).where(SourceRow.id.in_([r[0] for r in stuck])))
         }
     for sid, started, beat in stuck:
-        report = SourceReport(
-            source_id=sid,
-            status="failed",
-            error_code="stuck_run",
-            message=f"harvest started {started:%Y-%m-%d %H:%M} UTC was still running with no heartbeat "
-            f"since {beat:%H:%M} UTC; marked stuck",
-            started_at=started,
-            finished_at=now,
-        )
-        report.errors.append(
-            RecordError(stage="fetch", source_id=sid, code="stuck_run", message=report.message or "")
-        )
+        report = report_of(sid, started, beat)
+        report.started_at, report.finished_at = started, now
         store.save_run(report)
         if sid in specs:
             record_result(settings, store, specs[sid], report)

@@ -14,7 +14,7 @@ spawned (their own interpreter, engine and connections, as Airflow task processe
 ``pipeline.harvest.harvest`` on their batch; each source's report comes back over a queue as soon
 as it is processed, so a progress bar moves. A batch process that dies (killed, out of memory)
 does not take the others down: each of its sources without a report is reported failed with the
-exit code, and the next harvest's stuck-run detection closes their open attempts.
+exit code, and their open attempts are closed with that report at once (``close_abandoned``).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from typing import Any
 
 from pipeline.contracts import RecordError, SourceReport
 from pipeline.harvest import Progress, chosen_sources, harvest
+from pipeline.health import close_abandoned
 from pipeline.schedule import batch_by_host
 from pipeline.settings import Settings
 from store.repository import Store
@@ -88,11 +89,22 @@ def harvest_on_cores(
             if worker.is_alive():
                 worker.terminate()
             worker.join()
-    for worker, batch in zip(workers, batches, strict=True):
-        for report in missing_reports(batch, reports, worker.exitcode):
-            reports.append(report)
-            if progress:
-                progress(report)
+    missing = [
+        r
+        for w, batch in zip(workers, batches, strict=True)
+        for r in missing_reports(batch, reports, w.exitcode)
+    ]
+    if missing:
+        log.error("harvest: %d sources were not processed: %s", len(missing), missing[0].message)
+        store = Store(settings.resolved_database_url)
+        try:
+            close_abandoned(settings, store, missing)  # their open attempts: failed now, not stuck in an hour
+        finally:
+            store.close()
+    for report in missing:
+        reports.append(report)
+        if progress:
+            progress(report)
     return reports
 
 

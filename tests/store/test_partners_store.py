@@ -102,6 +102,36 @@ def test_tracker_closes_every_attempt_and_stuck_runs_are_reaped(store, make_sett
     assert store.fetch_state("file-src").consecutive_failures == 2
 
 
+def test_attempts_of_a_dead_batch_process_are_closed_at_once(store, make_settings):
+    from pipeline.contracts import RecordError, SourceReport
+    from pipeline.health import close_abandoned, detect_stuck
+
+    _setup(store)
+    settings = make_settings(health_stuck_after_s=3600)
+    fresh = datetime.now(UTC) - timedelta(seconds=5)
+    with store.session() as s, s.begin():
+        s.add(
+            HarvestAttemptRow(
+                source_id="file-src", state="running", started_at=fresh, heartbeat_at=fresh, worker="x"
+            )
+        )
+    assert detect_stuck(settings, store) == []  # its heartbeat is recent: not stuck yet
+    message = (
+        "the harvest process of this source's batch was killed by signal 9 before the source was processed"
+    )
+    report = SourceReport(source_id="file-src", status="failed", error_code="internal_error", message=message)
+    report.errors.append(
+        RecordError(stage="fetch", source_id="file-src", code="internal_error", message=message)
+    )
+    assert close_abandoned(settings, store, [report]) == ["file-src"]
+    assert close_abandoned(settings, store, [report]) == []  # closed once
+    with store.session() as s:
+        assert [r.state for r in s.query(HarvestAttemptRow)] == ["stuck"]
+    [run] = store.runs("file-src")
+    assert (run.status, run.error_code) == ("failed", "internal_error")
+    assert store.fetch_state("file-src").consecutive_failures == 1
+
+
 def test_record_result_backs_off_and_resets(store, make_settings):
     from pipeline.health import record_result
 
