@@ -18,7 +18,7 @@ from ontology.mapping.common import MappingResult
 from ontology.mapping.event import map_event
 from ontology.mapping.news import map_news_item
 from ontology.mapping.organisation import map_organisation
-from ontology.mapping.provenance import provenance
+from ontology.mapping.provenance import run_provenance
 from ontology.triples import ItemGraph
 from pipeline.contracts import RawItem, RecordError, SourceSpec
 
@@ -62,6 +62,10 @@ def map_items(
     mapped: list[MappedItem] = []
     errors: list[RecordError] = []
     seen: set[URIRef] = set()
+    # What every item of this run shares in its provenance, looked up once for the batch.
+    make_provenance = run_provenance(
+        fetched_at, raw_sha256, mapping_version, base=base, source_id=source.id, network_id=source.network
+    )
     for item in items:
         mapper = MAPPERS.get(item.kind)
         try:
@@ -83,26 +87,14 @@ def map_items(
             # Feeds sometimes repeat an entry; the first occurrence wins.
             continue
         seen.add(result.iri)
-        upstream = (
-            item.extra.get("network_chain") if isinstance(item.extra.get("network_chain"), list) else None
-        )
+        upstream = item.extra.get("network_chain")
         mapped.append(
             MappedItem(
                 result.iri,
                 item.native_id,
                 item.kind,
                 result.graph,
-                provenance(
-                    result.iri,
-                    fetched_at,
-                    raw_sha256,
-                    mapping_version,
-                    base=base,
-                    source_id=source.id,
-                    network_id=source.network,
-                    upstream_networks=upstream,
-                    primary_source=item.url,
-                ),
+                make_provenance(result.iri, upstream if isinstance(upstream, list) else None, item.url),
                 unmapped=result.unmapped,
                 raw=item,
             )
