@@ -89,16 +89,19 @@ def save_clusters(
     so two PostgreSQL writers with shared keys wait for each other instead of deadlocking.
     """
     # Core executemany inserts (one statement per table), not one ORM object per key.
-    stored = {key[:600]: cluster for key, cluster in keys.items()}  # as the column keeps them
     read = {key[:600] for key in stored_keys or ()}
-    candidates = {key: cluster for key, cluster in stored.items() if key not in read}
+    candidates: dict[str, str] = {}
+    for key, cluster in keys.items():
+        key = key[:600]  # as the column keeps it (a later key with the same 600 characters wins)
+        if key not in read:
+            candidates[key] = cluster
     have_sigs = set(stored_signatures or ())
     sig_candidates = {c: sig for c, sig in signatures.items() if c not in have_sigs}
     if not candidates and not sig_candidates:
         return []
     new_keys = [{"key": k, "cluster": c} for k, c in sorted(candidates.items())]
     new_signatures = [
-        {"cluster": cluster, "signature": [str(v) for v in signature]}
+        {"cluster": cluster, "signature": list(map(str, signature))}
         for cluster, signature in sorted(sig_candidates.items())
     ]
     keys_stmt, sigs_stmt = _inserts(bind.dialect.name)
