@@ -327,27 +327,47 @@ _UPDATE_HEADS = (
 
 
 _NEWEST_SQL: dict[str, tuple[str, object]] = {}
+#: The newest member's time and sequence number (``_newest_on``).
+_NEWEST_SEQ = select(_MEMBERS.c.generated_at, _MEMBERS.c.seq).order_by(_MEMBERS.c.seq.desc()).limit(1)
 
 
-def _newest_on(conn: Connection) -> datetime | None:
-    """``conn.scalar(_NEWEST)`` straight to the driver: the newest member's ``generated_at``.
+def _newest_on(conn: Connection) -> tuple[datetime | None, int]:
+    """The newest member's ``generated_at`` (as ``conn.scalar(_NEWEST)`` reads it) and its ``seq``
+    (0 and None for an empty stream), straight to the driver.
 
     Through SQLAlchemy the one-row query cost ~0.1-0.2 ms per harvested source (execution
-    context, result object); here the SQL is compiled once per dialect and the value converted by
+    context, result object); here the SQL is compiled once per dialect and the time converted by
     the column type's own result processor (SQLite keeps datetimes as text), as ``scalar`` does.
     """
     dialect = conn.dialect
     cached = _NEWEST_SQL.get(dialect.name)
     if cached is None:
         processor = _MEMBERS.c.generated_at.type.dialect_impl(dialect).result_processor(dialect, None)
-        sql = str(_NEWEST.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # LIMIT 1
+        sql = str(_NEWEST_SEQ.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # LIMIT 1
         cached = _NEWEST_SQL[dialect.name] = (sql, processor)
     sql, processor = cached
     rows = _on_cursor(conn, sql, (), many=False)
     if not rows:
-        return None
-    value = rows[0][0]
-    return processor(value) if processor is not None else value  # type: ignore[operator]
+        return None, 0
+    value, seq = rows[0]
+    return (processor(value) if processor is not None else value), int(seq)  # type: ignore[operator]
+
+
+def _appended_seqs(conn: Connection, rows: Sequence[dict], newest_seq: int) -> list[int]:
+    """The ``seq`` of each member row just inserted (in order) by one executemany.
+
+    SQLite: the rows took the sequence numbers after the newest one in order (an INTEGER PRIMARY KEY
+    without AUTOINCREMENT is the largest rowid + 1, and a write transaction is the only writer:
+    a stale read snapshot cannot write at all), which ``last_insert_rowid()`` confirms, instead of a
+    query by version IRI while the write lock is held. Otherwise, and if it does not confirm: by
+    version IRI (unique).
+    """
+    if conn.dialect.name == "sqlite":
+        [(last,)] = _on_cursor(conn, "SELECT last_insert_rowid()", (), many=False)
+        if last == newest_seq + len(rows):
+            return list(range(newest_seq + 1, last + 1))
+    seq_of = dict(driver_select_in(conn, _SEQS, [row["version_iri"] for row in rows]))
+    return [seq_of[row["version_iri"]] for row in rows]
 
 
 @dataclass(frozen=True)
@@ -478,7 +498,8 @@ class MemberLog:
         if not todo:
             return out
         serialize_appends(conn)  # PostgreSQL: seqs become visible in log order (store/append_lock.py)
-        ts = self._next_timestamp(conn, now)
+        newest, newest_seq = _newest_on(conn)
+        ts = self._stamp_after(now, newest)
         first = {e.item_iri: version_iri(self.base, e.item_iri, ts) for _, e in todo}
         # Only an item with a head can have a member (every member moves its item's head), so a
         # batch of new items cannot collide with a stored version IRI: no query for them.
@@ -515,8 +536,7 @@ class MemberLog:
         # executemany, then the sequence numbers by version IRI (unique): an INSERT ... RETURNING
         # in parameter order is one statement per row on SQLite.
         driver_executemany(conn, _INSERT_MEMBERS, rows)
-        seq_of = dict(driver_select_in(conn, _SEQS, [row["version_iri"] for row in rows]))
-        seqs = [seq_of[row["version_iri"]] for row in rows]
+        seqs = _appended_seqs(conn, rows, newest_seq)
         facet_rows = [
             {"seq": seq, "facet": facet, "value": value[:500]}
             for seq, values in zip(seqs, facets, strict=True)
@@ -617,8 +637,14 @@ class MemberLog:
 
     @staticmethod
     def _next_timestamp(s: Session | Connection, now: datetime | None) -> datetime:
+        newest = _newest_on(s)[0] if isinstance(s, Connection) else s.scalar(_NEWEST)
+        return MemberLog._stamp_after(now, newest)
+
+    @staticmethod
+    def _stamp_after(now: datetime | None, newest: datetime | None) -> datetime:
+        """A new member's time: ``now`` (whole seconds, UTC), never before the newest member's."""
         ts = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-        last = aware(_newest_on(s) if isinstance(s, Connection) else s.scalar(_NEWEST))
+        last = aware(newest)
         return max(ts, last) if last is not None else ts
 
     # --- reading -----------------------------------------------------------------------------------
