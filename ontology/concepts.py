@@ -46,7 +46,7 @@ def strip_combining(text: str) -> str:
     return (_COMBINING if _ASTRAL.search(text) else _COMBINING_BMP).sub("", text)
 
 
-def _collapsed(text: str) -> str:
+def collapsed(text: str) -> str:
     """``" ".join(text.split())``, without the split and join when they would change nothing.
 
     Most texts reaching ``fold`` are collapsed already (``clean_text`` and ``html_text`` output). A
@@ -63,10 +63,10 @@ def fold(text: str) -> str:
     """Lower case, accents stripped, whitespace collapsed: the form labels are compared in."""
     if text.isascii():
         # Same result, cheaper: ASCII has no decompositions or combining marks, casefold == lower.
-        return _collapsed(text.lower())
+        return collapsed(text.lower())
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = strip_combining(decomposed)  # one regex pass instead of a Python loop per character
-    return _collapsed(bare.replace("’", "'"))
+    return collapsed(bare.replace("’", "'"))
 
 
 @dataclass

@@ -271,16 +271,20 @@ def classify(
             continue
         scores[concept] = scores.get(concept, 0.0) + THRESHOLD
         result.evidence.setdefault(concept, []).append(f"tag '{tag.strip()}'")
-    fields = {"title": title, "summary": summary, "body": body}
-    for name, text in fields.items():
+    for name, text in (("title", title), ("summary", summary), ("body", body)):
         if not text:
             continue
+        found = scan(fold(text[:MAX_CHARS]))
+        if not found:
+            continue  # most texts name no label at all
         hits: dict[URIRef, set[str]] = {}
-        for concept, word in scan(fold(text[:MAX_CHARS])):
+        for concept, word in found:
             hits.setdefault(concept, set()).add(word)
         for concept, words in hits.items():
             scores[concept] = scores.get(concept, 0.0) + WEIGHTS[name] * len(words)
             result.evidence.setdefault(concept, []).extend(f"{name} '{w}'" for w in sorted(words))
+    if not scores:
+        return result  # no tag or text named a concept: no concepts, no evidence (what the rest gives)
     chosen = {c for c, score in scores.items() if score >= THRESHOLD}
     for concept in list(chosen):
         chosen.update(_broader().get(concept, []))

@@ -17,7 +17,7 @@ from rdflib import Graph, Literal, URIRef
 from rdflib.term import _is_valid_uri
 
 from ontology import sanitisers
-from ontology.concepts import resolve
+from ontology.concepts import collapsed, resolve
 from ontology.language import detect_language, normalise_tag
 from ontology.namespaces import DCTERMS, EU_COUNTRY, EU_LANGUAGE, INNONET, SCHEMA
 from ontology.themes import CLASSIFIER_VERSION, Classification, classify
@@ -96,12 +96,13 @@ def clean_text(value: str | None) -> str | None:
     """HTML reduced to plain text (titles, names, summaries are never markup)."""
     if not value:
         return None
-    if "<" in value or "&" in value or "\x00" in value:
+    if "<" in value or "&" in value or "\x00" in value or "\ufeff" in value:
         out = " ".join(html.unescape(_TEXT_ONLY.clean(value)).split())
     else:
-        # No tag, entity or NUL: the sanitiser and unescape change nothing that split() keeps
+        # No tag, entity, NUL or BOM (html5ever drops a leading one; the parse stage's html_to_text
+        # sends it to nh3 too): the sanitiser and unescape change nothing that split() keeps
         # (tests/ontology/test_terms.py checks it on generated text), and cost ~10 µs per field.
-        out = " ".join(value.split())
+        out = collapsed(value)  # = " ".join(value.split()), without them when already collapsed
     return out or None
 
 
@@ -123,7 +124,7 @@ def html_text(cleaned: str | None) -> str | None:
         return None
     if "<" in cleaned or "&" in cleaned:
         cleaned = html.unescape(_SERIALISED_TAG.sub("", cleaned))
-    return " ".join(cleaned.split()) or None
+    return collapsed(cleaned) or None  # = " ".join(cleaned.split())
 
 
 def clean_html(value: str | None) -> str | None:

@@ -7,6 +7,7 @@ re-harvest of the same feed is "unchanged", not a new version.
 
 from __future__ import annotations
 
+from ontology.language import normalise_tag
 from ontology.mapping.common import (
     MappingResult,
     TripleList,
@@ -18,11 +19,10 @@ from ontology.mapping.common import (
     html_text,
     item_graph,
     item_language,
-    text,
 )
 from ontology.mapping.provenance import provenance
 from ontology.namespaces import DCTERMS, RDF, SCHEMA
-from ontology.triples import plain_literal
+from ontology.triples import lang_literal, plain_literal
 from ontology.uris import item_iri
 from pipeline.contracts import RawItem, SourceSpec
 
@@ -43,13 +43,15 @@ def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult
     title = clean_text(item.title)
     summary = clean_text(item.summary)
     language = item_language(item, source, title, summary)
+    # ``text(value, language)`` for the three texts, with the tag normalised once, not per literal.
+    tag = normalise_tag(language)
     if title:
-        g.add((subject, _HEADLINE, text(title, language)))
+        g.add((subject, _HEADLINE, lang_literal(title, tag) if tag else plain_literal(title)))
     if summary:
-        g.add((subject, _DESCRIPTION, text(summary, language)))
+        g.add((subject, _DESCRIPTION, lang_literal(summary, tag) if tag else plain_literal(summary)))
     body = clean_html(item.body_html)
     if body:
-        g.add((subject, _BODY, text(body, language)))
+        g.add((subject, _BODY, lang_literal(body, tag) if tag else plain_literal(body)))
     zone = item.timezone or source.options.get("timezone")
     if not add_date(g, subject, _PUBLISHED, item.published, item.published_raw, zone) and item.published_raw:
         # Unparseable dates are kept as the source wrote them, never guessed.
