@@ -26,7 +26,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from functools import lru_cache
-from itertools import chain
+from itertools import chain, filterfalse
 
 from rdflib import Graph, Literal, URIRef
 from rdflib.compare import to_canonical_graph
@@ -332,8 +332,9 @@ def item_triples(*graphs: Graph) -> list[Triple]:
     if len(graphs) == 2 and type(graphs[0]) is ItemGraph and type(graphs[1]) is ItemGraph:
         # Each ItemGraph's triples are distinct already: hash only the second graph's (a triple's
         # hash calls rdflib's Python Literal.__hash__), against the first one's own dict.
+        # filterfalse with the dict's own __contains__: the same filter without a Python frame per triple.
         first = graphs[0]._triples  # noqa: SLF001 - the container's own set
-        return [*first, *(t for t in graphs[1]._triples if t not in first)]  # noqa: SLF001
+        return [*first, *filterfalse(first.__contains__, graphs[1]._triples)]  # noqa: SLF001
     seen: set[Triple] = set()
     for graph in graphs:
         # An ItemGraph iterates its triples directly (the same ones, in the same order, as the

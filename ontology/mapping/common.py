@@ -183,10 +183,14 @@ def add_date(
 ) -> bool:
     """Add ``prop`` as UTC and keep what the source wrote in ``innonet:originalDate``; True if normalised."""
     normalised = utc(value, zone) if value is not None else None
-    original = raw or (value.isoformat() if value is not None else None)
-    literal = dt_literal(normalised) if normalised is not None else None
+    literal = utc_datetime_literal(normalised) if normalised is not None else None  # = dt_literal
     if literal is not None:
         g.add((subject, prop, literal))
+        if not raw and literal.toPython() is value:
+            # The original would be value.isoformat(), compared below with the literal's value's
+            # isoformat(): the same object (an aware UTC datetime is its own UTC form), so equal.
+            return True
+    original = raw or (value.isoformat() if value is not None else None)
     # An ISO string starts with the year's first digit: any other original differs without isoformat().
     if original and (
         literal is None or not original[:1].isdigit() or original != literal.toPython().isoformat()
