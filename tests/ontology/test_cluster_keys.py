@@ -109,9 +109,14 @@ TOKEN_CHARS = (
 )
 
 
-@settings(max_examples=800, deadline=None)
+#: Every character cp1252 encodes (the cp1252 way), with a few that leave it.
+CP1252_CHARS = "".join(bytes([b]).decode("cp1252", "ignore") for b in range(256)) + "\u0301\u0153\u2122\u0142"
+
+
+@settings(max_examples=1200, deadline=None)
 @given(
     st.text(alphabet=st.sampled_from(BYTE_WAY_CHARS), max_size=30)
+    | st.text(alphabet=st.sampled_from(CP1252_CHARS), max_size=30)
     | st.text(alphabet=st.sampled_from(TOKEN_CHARS), max_size=30)
     | st.text(max_size=30)
 )
