@@ -359,3 +359,48 @@ def test_fold_removes_exactly_the_combining_marks() -> None:
     bmp = every[: every.index("\U00010000")]
     assert strip_combining(bmp) == "".join(ch for ch in bmp if not unicodedata.combining(ch))  # bitmap class
     assert fold("  Économie  SOCIALE’s\u0301 Straße ") == "economie sociale's strasse"
+
+
+def _proofs_by_definition(batch: list[tuple[URIRef, list]]) -> list[list[str] | None]:
+    """batch_proofs as its docstring defines it: every node of every item, counted per item."""
+    nodes_of = [{s for s, _, _ in t} | {o for _, _, o in t if isinstance(o, URIRef)} for _, t in batch]
+    out: list[list[str] | None] = []
+    for (item, triples), nodes in zip(batch, nodes_of, strict=True):
+        shared = any(
+            fast_validation.owned(item, n) and sum(n in other for other in nodes_of) > 1 for n in nodes
+        )
+        out.append(None if shared else fast_validation.proven_warnings(item, triples))
+    return out
+
+
+def test_batch_proofs_find_shared_nodes_as_defined(corpus: Path) -> None:
+    news = [m for b in feed_items(corpus / "rss_atom") for m in b][:40]
+    base = [(m.iri, fast_validation.item_triples(m.content, m.provenance)) for m in news]
+
+    def renamed(index: int, iri: URIRef) -> tuple[URIRef, list]:
+        old, triples = base[index]
+        return iri, [(iri if s == old else s, p, iri if o == old else o) for s, p, o in triples]
+
+    a, b = base[0][0], base[1][0]
+    cases = [
+        base,
+        [*base[:5], base[2]],  # the same item twice
+        [base[0], (b, [*base[1][1], (b, SCHEMA.about, a)])],  # an item named by another
+        [base[0], (b, [*base[1][1], (b, SCHEMA.about, URIRef(f"{a}#place"))])],  # a fragment named
+        [(a, [*base[0][1], (URIRef(f"{a}#place"), SCHEMA.name, Literal("x"))]), base[1]],  # own fragment
+        [  # an own fragment another item names
+            (a, [*base[0][1], (URIRef(f"{a}#place"), SCHEMA.name, Literal("x"))]),
+            (b, [*base[1][1], (b, SCHEMA.about, URIRef(f"{a}#place"))]),
+        ],
+        [base[0], renamed(1, URIRef(f"{a}#sub"))],  # an item whose IRI is another's fragment
+        [base[0], renamed(1, URIRef(f"{a}#a#b")), (b, [*base[1][1], (b, SCHEMA.about, URIRef(f"{a}#a#b"))])],
+        [base[0], (b, [*base[1][1], (b, SCHEMA.about, URIRef(f"{a}x"))])],  # a longer IRI, not owned
+        [base[0], (b, [*base[1][1], (b, SCHEMA.about, Literal(str(a)))])],  # a literal, not a node
+        [base[0], (b, [*base[1][1], (BNode("x"), SCHEMA.about, a)])],  # named by a blank node's triple
+    ]
+    not_proven = 0
+    for batch in cases:
+        want = _proofs_by_definition(batch)
+        assert fast_validation.batch_proofs(batch) == want
+        not_proven += sum(p is None for p in want)
+    assert not_proven >= 6  # the cases do reach the shared-node rule

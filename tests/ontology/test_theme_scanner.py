@@ -13,8 +13,17 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ontology.concepts import fold, schemes
-from ontology.themes import MAX_CHARS, _plain_scanner, _scanner, _text_scanner, _trie, _word_scanner, scan
+from ontology.concepts import collapsed, fold, schemes
+from ontology.themes import (
+    MAX_CHARS,
+    _concept_of,
+    _plain_scanner,
+    _scanner,
+    _text_scanner,
+    _trie,
+    _word_scanner,
+    scan,
+)
 from tests.ontology.test_fast_validation import all_corpus_batches
 
 
@@ -110,3 +119,54 @@ def test_the_factored_alternation_keeps_the_order_of_alternatives_that_start_ali
     # the first alternative that matches wins in both forms (here the shorter one, listed first)
     flat = re.compile("(?:ab|abc)")
     assert re.compile(_trie(["ab", "abc"])).match("abc").group(0) == flat.match("abc").group(0) == "ab"
+
+
+def _unicode_scan(folded: str) -> list[tuple[str, str]]:
+    """``scan`` with the Unicode word scanner only (its definition before the ASCII variant)."""
+    words = _word_scanner()
+    assert words is not None
+    return [(str(_concept_of(m[1:])), m[1:]) for m in words.findall(" " + folded)]
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from(LABEL_WORDS),
+            # separators ASCII and Unicode classes agree on, and the ones they do not (U+001C-1F are
+            # Unicode whitespace but not ASCII \s), plus non-ASCII letters and marks
+            st.sampled_from(
+                [" ", "  ", "-", "\t", "\n", "\x1c", "\x1f", "_", "s", "0", "é", "\u0301", "ø", "’"]
+            ),
+        ),
+        max_size=30,
+    )
+)
+def test_scan_with_the_ascii_scanner_finds_what_the_unicode_one_finds(parts: list[str]) -> None:
+    text = "".join(parts)
+    assert [(str(c), w) for c, w in scan(text)] == _unicode_scan(text)
+    assert [(str(c), w) for c, w in scan(fold(text))] == _unicode_scan(fold(text))
+
+
+@settings(max_examples=600, deadline=None)
+@given(
+    st.text(
+        alphabet=st.sampled_from([" ", "a", "É", "\t", "\n", "\x1c", "\xa0", "\u2028", "\u3000", "\xad", "’"])
+    )
+)
+def test_collapsed_is_split_and_join(text: str) -> None:
+    assert collapsed(text) == " ".join(text.split())
+
+
+def test_scan_of_every_label_with_every_kind_of_separator() -> None:
+    # Multi-word labels joined by separators the ASCII and Unicode classes agree on and by the ones
+    # they do not (U+001C-1F): the ASCII scanner must never be used where they would differ.
+    found = 0
+    for label in _labels():
+        words = fold(label).replace("*", "").split()
+        for sep in (" ", "  ", "-", "\t", "\n", "\x1c", "\x1d", "\x1e", "\x1f", "\u2028", "\xa0"):
+            text = f"x {sep.join(words)}, y"
+            want = _unicode_scan(text)
+            assert [(str(c), w) for c, w in scan(text)] == want, repr(text)
+            found += bool(want)
+    assert found > 1000
