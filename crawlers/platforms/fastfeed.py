@@ -87,7 +87,12 @@ _ATTR = re.compile(r' ([^\s="<>/]+)="([^"]*)"')
 
 
 def _sort_tag(match: re.Match[str]) -> str:
-    attrs = _ATTR.findall(match.group(2))
+    written = match.group(2)
+    # Two attributes (each has exactly one '="' then: values hold no '"' and, here, end in no '='),
+    # the second nh3's rel: in order as written (the common <a href=".." rel="..">).
+    if written.count('="') == 2 and '" rel="' in written and not written.startswith(' rel="'):
+        return match.group(0)
+    attrs = _ATTR.findall(written)
     rel = [a for a in attrs if a[0] == "rel"]
     ordered = sorted(a for a in attrs if a[0] != "rel") + rel
     if ordered == attrs:  # the tag as written is what joining them would give
@@ -394,7 +399,10 @@ def _rss_entry(item: Any, walk: _Walk = _NO_WALK) -> dict[str, Any]:
         elif action == _LINK:
             if child.attrib:
                 raise _Fallback("RSS link with attributes")
-            entry["link"] = _LINK_ENTITY.sub(r"&\g<1>", _leaf(child).replace("&amp;", "&"))
+            value = _leaf(child)
+            if "&" in value:
+                value = _LINK_ENTITY.sub(r"&\g<1>", value.replace("&amp;", "&"))
+            entry["link"] = value
         elif action == _GUID:
             value = _leaf(child)
             entry["id"] = value
@@ -948,8 +956,10 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     if loose:
         _loose_safe(entries, data)
     for entry in entries:
-        for key in ("title", "summary", "content"):
-            if _APPLET.search(entry.get(key) or ""):
+        title, summary, content = entry.get("title"), entry.get("summary"), entry.get("content")
+        # content is often the summary itself (content:encoded, Atom content without summary)
+        for value in (title, summary) if content is summary else (title, summary, content):
+            if value and _APPLET.search(value):
                 raise _Fallback("applet in HTML (feedparser's sanitiser drops its content)")
         entry["tags"] = [term for term, _, _ in entry["tags"]]
         entry.setdefault("content_sorted", False)
