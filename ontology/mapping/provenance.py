@@ -118,6 +118,22 @@ def run_provenance(
         # an ``add`` call per triple); the same triples in the same order as adding them one by one.
         triples: list[tuple[Node, Node, Node]] = [(subject, p, o) for p, o in head]
         triples += tail_run
+        if not upstream_networks and own_network is not None:
+            # The common case, a chain of the source's own network only: what the loop below writes
+            # for a one-cell chain, without the list building.
+            cell = _cell()
+            triples += [
+                (cell, _FIRST, own_network),
+                (cell, _REST, _NIL),
+                (subject, _NETWORK_CHAIN, cell),
+                (subject, _ATTRIBUTED_TO, own_network),
+            ]
+            primary = iri(primary_source)
+            if primary is not None:
+                triples.append((subject, _PRIMARY_SOURCE, primary))
+            g = item_graph()
+            g += triples
+            return g
         if upstream_networks:
             chain = [u for u in (iri(n) for n in upstream_networks) if u is not None]
             if own_network is not None:
