@@ -411,7 +411,9 @@ class Clusterer:
             # the first one known, in this run's index or stored, names the cluster; else a new one.
             cluster = None
             for k in keys.exact:
-                cluster = index.get(k) or stored.get(k)
+                cluster = index.get(k)
+                if cluster is None:
+                    cluster = stored.get(k)
                 if cluster is not None:
                     break
             if cluster is None:
