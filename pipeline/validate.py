@@ -42,9 +42,29 @@ def validate_items(
     for item, proof in zip(items, proofs, strict=True):
         if proof:
             outcome.warnings[item.iri] = list(proof)
+    if not outcome.violations:
+        valid, errors = list(items), []  # what the loop below gives when nothing is quarantined
+    else:
+        valid, errors = _split(items, outcome.violations, source_id)
+    warnings = (
+        [
+            f"{item.native_id}: {'; '.join(outcome.warnings[item.iri])}"
+            for item in items
+            if item.iri in outcome.warnings
+        ]
+        if outcome.warnings
+        else []
+    )
+    return valid, errors, warnings
+
+
+def _split(
+    items: list[MappedItem], violations: dict, source_id: str
+) -> tuple[list[MappedItem], list[RecordError]]:
+    """(items without violations, an error record per quarantined item), in batch order."""
     valid, errors = [], []
     for item in items:
-        problems = outcome.violations.get(item.iri)
+        problems = violations.get(item.iri)
         if problems:
             errors.append(
                 RecordError(
@@ -57,9 +77,4 @@ def validate_items(
             )
         else:
             valid.append(item)
-    warnings = [
-        f"{item.native_id}: {'; '.join(outcome.warnings[item.iri])}"
-        for item in items
-        if item.iri in outcome.warnings
-    ]
-    return valid, errors, warnings
+    return valid, errors
