@@ -113,8 +113,14 @@ def _tokens(text: str) -> list[str]:
     ``_tokens_by_regex`` is the definition, and the rest of the texts go to it: ~4 % of the non-ASCII
     corpus texts). tests/ontology/test_cluster_keys.py compares them.
     """
+    return [word.decode() for word in _token_bytes(text)]
+
+
+def _token_bytes(text: str) -> list[bytes]:
+    """``_tokens`` UTF-8 encoded: what the text hash and the word-pair digests are made of, so the
+    byte ways never decode their words (nor the digests encode them again)."""
     if text.isascii():
-        words = text.encode().translate(_ASCII_LOWER_WORDS).decode().split()
+        words = text.encode().translate(_ASCII_LOWER_WORDS).split()
         return [word for word in words if len(word) > 1]
     folded = text.casefold()
     try:
@@ -127,9 +133,9 @@ def _tokens(text: str) -> list[str]:
         # Combining marks deleted (what strip_combining does to them), punctuation turned to spaces.
         data = _SEPARATORS.sub(b" ", _MARKS.sub(b"", decomposed.encode("utf-8", "surrogatepass")))
         if not data.isascii():  # another letter, mark or sign: the regex decides
-            return _WORDS.findall(strip_combining(decomposed))
+            return [word.encode() for word in _WORDS.findall(strip_combining(decomposed))]
         data = data.translate(_ASCII_WORDS)
-    return [word for word in data.decode().split() if len(word) > 1]
+    return [word for word in data.split() if len(word) > 1]
 
 
 def _tokens_by_regex(text: str) -> list[str]:
@@ -205,6 +211,13 @@ def _shingles(tokens: list[str]) -> set[str]:
     return {" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
 
 
+def _shingle_bytes(tokens: list[bytes]) -> set[bytes]:
+    """``_shingles`` of UTF-8 encoded tokens (the same word pairs, encoded)."""
+    if SHINGLE == 2 and len(tokens) >= 2:
+        return set(map(b" ".join, zip(tokens, tokens[1:], strict=False)))
+    return {b" ".join(tokens[i : i + SHINGLE]) for i in range(max(1, len(tokens) - SHINGLE + 1))}
+
+
 def _signature_array(tokens: list[str]) -> np.ndarray:
     """The MinHash signature as uint64s (``_minhash_reference``'s values)."""
     blake = hashlib.blake2b
@@ -264,7 +277,7 @@ def keys_of_many(items: list[ClusterInput]) -> list[ItemKeys]:
     one pass over the concatenated shingle hashes with ``minimum.reduceat`` gives the same rows.
     """
     outs: list[ItemKeys] = []
-    signed: list[tuple[ItemKeys, list[str]]] = []
+    signed: list[tuple[ItemKeys, list[bytes]]] = []
     for item in items:
         out, tokens = _exact_keys(item)
         outs.append(out)
@@ -275,14 +288,14 @@ def keys_of_many(items: list[ClusterInput]) -> list[ItemKeys]:
     return outs
 
 
-def _add_signatures(signed: list[tuple[ItemKeys, list[str]]]) -> None:
+def _add_signatures(signed: list[tuple[ItemKeys, list[bytes]]]) -> None:
     blake = hashlib.blake2b
     digests: list[bytes] = []
     offsets: list[int] = []
     for _, tokens in signed:
         offsets.append(len(digests))
         # Never empty: five or more tokens give at least one shingle, so no reduceat segment is empty.
-        digests += [blake(s.encode(), digest_size=8).digest() for s in _shingles(tokens)]
+        digests += [blake(s, digest_size=8).digest() for s in _shingle_bytes(tokens)]
     if not signed:
         return
     # The 8-byte digests read as big-endian uint64s: int.from_bytes(digest, "big") each.
@@ -301,17 +314,17 @@ def _add_signatures(signed: list[tuple[ItemKeys, list[str]]]) -> None:
         ]
 
 
-def _exact_keys(item: ClusterInput) -> tuple[ItemKeys, list[str]]:
-    """The item's exact keys, and the tokens its MinHash signature is made of."""
+def _exact_keys(item: ClusterInput) -> tuple[ItemKeys, list[bytes]]:
+    """The item's exact keys, and the tokens (UTF-8) its MinHash signature is made of."""
     exact = []
     url = canonical_url(item.url)
     if url:
         exact.append("url:" + url)
     title, summary = item.title, item.summary
     # " ".join of the non-empty ones
-    tokens = _tokens(f"{title} {summary}" if title and summary else title or summary or "")
+    tokens = _token_bytes(f"{title} {summary}" if title and summary else title or summary or "")
     if len(tokens) >= 4:
-        exact.append("hash:" + hashlib.sha256(" ".join(tokens).encode()).hexdigest()[:32])
+        exact.append("hash:" + hashlib.sha256(b" ".join(tokens)).hexdigest()[:32])
     if item.start:
         if item.latitude is not None and item.longitude is not None:
             where = f"{item.latitude:.3f},{item.longitude:.3f}"
@@ -393,7 +406,7 @@ class Clusterer:
         self._read_ahead(k for keys, _ in exact for k in keys.exact)
         index, stored = self.index, self._stored
         earlier: set[str] = set()  # exact keys of this batch's earlier items: in the index by their turn
-        signed: list[tuple[ItemKeys, list[str]]] = []
+        signed: list[tuple[ItemKeys, list[bytes]]] = []
         for keys, tokens in exact:
             known = any(k in index or k in stored or k in earlier for k in keys.exact)
             earlier.update(keys.exact)
