@@ -34,7 +34,7 @@ from store.ldes_models import (
     LdesMemberFacetRow,
     LdesMemberRow,
 )
-from store.repository import Store, _on_cursor, aware, driver_executemany, driver_select_in
+from store.repository import Store, _driver_sql, _on_cursor, aware, driver_executemany, driver_select_in
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -370,11 +370,30 @@ def _appended_seqs(conn: Connection, rows: Sequence[dict], newest_seq: int) -> l
     return [seq_of[row["version_iri"]] for row in rows]
 
 
+_FACET_COLUMNS = ("seq", "facet", "value")
+
+
+def _insert_facets(conn: Connection, rows: list[tuple[int, str, str]]) -> None:
+    """``driver_executemany(conn, _INSERT_FACETS, ...)`` of (seq, facet, value) tuples: with a
+    positional parameter style in that column order (SQLite) the tuples go to the driver as they
+    are, without a dict per row made and taken apart again while the write lock is held."""
+    if not rows:
+        return
+    sql, order, processors = _driver_sql(conn, _INSERT_FACETS, _FACET_COLUMNS)
+    if order == _FACET_COLUMNS and not processors:
+        _on_cursor(conn, sql, rows, many=True)
+    else:
+        driver_executemany(
+            conn, _INSERT_FACETS, [dict(zip(_FACET_COLUMNS, row, strict=True)) for row in rows]
+        )
+
+
 @dataclass(frozen=True)
 class Prepared:
-    """``MemberLog.prepare``'s members: per entry (by ``id``), (version IRI, N-Triples, facets)."""
+    """``MemberLog.prepare``'s members: per entry (by ``id``), (version IRI, N-Triples, facet rows'
+    (facet, value) pairs)."""
 
-    members: dict[int, tuple[str, str, set[tuple[str, str]]]]
+    members: dict[int, tuple[str, str, list[tuple[str, str]]]]
 
 
 def _changed(
@@ -404,15 +423,17 @@ def _changed(
     return out, todo, had_head
 
 
-def _member_of(entry: Publication, version: str, ts: datetime) -> tuple[str, set[tuple[str, str]]]:
-    """An entry's member as version ``version`` stamped ``ts``: its N-Triples and its facets."""
+def _member_of(entry: Publication, version: str, ts: datetime) -> tuple[str, list[tuple[str, str]]]:
+    """An entry's member as version ``version`` stamped ``ts``: its N-Triples and its facets as
+    the facet rows store them ((facet, value) sorted, values cut at 500 characters)."""
     item = URIRef(entry.item_iri)
     graph = (
         version_nt(entry.graph, item, URIRef(version), ts)
         if entry.lines is None
         else _version_nt_lines(entry.lines, item, URIRef(version), ts)
     )
-    return graph, member_facets(entry.kind, entry.source_id, entry.graph, item)  # type: ignore[arg-type]
+    facets = member_facets(entry.kind, entry.source_id, entry.graph, item)  # type: ignore[arg-type]
+    return graph, [(facet, value[:500]) for facet, value in sorted(facets)]
 
 
 class MemberLog:
@@ -506,8 +527,9 @@ class MemberLog:
         asked = [v for iri, v in first.items() if iri in had_head]
         taken: set[str] = {v for (v,) in driver_select_in(conn, _TAKEN, asked)}
         rows, facets = [], []
+        first_ts = ts
         for _, entry in todo:
-            version = version_iri(self.base, entry.item_iri, ts)
+            version = first[entry.item_iri] if ts == first_ts else version_iri(self.base, entry.item_iri, ts)
             while version in taken or (
                 version != first[entry.item_iri]
                 and entry.item_iri in had_head
@@ -537,12 +559,8 @@ class MemberLog:
         # in parameter order is one statement per row on SQLite.
         driver_executemany(conn, _INSERT_MEMBERS, rows)
         seqs = _appended_seqs(conn, rows, newest_seq)
-        facet_rows = [
-            {"seq": seq, "facet": facet, "value": value[:500]}
-            for seq, values in zip(seqs, facets, strict=True)
-            for facet, value in sorted(values)
-        ]
-        driver_executemany(conn, _INSERT_FACETS, facet_rows)  # ~5 string rows per member
+        facet_rows = [(seq, *pair) for seq, pairs in zip(seqs, facets, strict=True) for pair in pairs]
+        _insert_facets(conn, facet_rows)  # ~5 string rows per member
         latest: dict[str, dict] = {}  # per item, its last member of this batch
         for seq, (_, entry) in zip(seqs, todo, strict=True):
             latest[entry.item_iri] = {
