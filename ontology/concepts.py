@@ -59,11 +59,45 @@ def collapsed(text: str) -> str:
     return " ".join(text.split())
 
 
+def _inert(char: str) -> bool:
+    """A character ``fold`` leaves as it is: casefold, lower and NFKD keep it, not a combining mark."""
+    return (
+        char.casefold() == char
+        and char.lower() == char
+        and unicodedata.normalize("NFKD", char) == char
+        and not unicodedata.combining(char)
+    )
+
+
+@lru_cache(maxsize=1)
+def _not_inert_bmp() -> re.Pattern[str]:
+    """A class of the non-ASCII BMP characters that are not ``_inert`` (and the surrogates).
+
+    Made on first use (~0.1 s over the BMP). BMP only, so re compiles it to a bitmap (one lookup per
+    character; ``_COMBINING_BMP`` says why); texts with astral characters never take its path.
+    """
+    points = [i for i in range(0x80, 0x10000) if 0xD800 <= i <= 0xDFFF or not _inert(chr(i))]
+    ranges, start = [], points[0]
+    for prev, cur in zip(points, [*points[1:], None], strict=True):
+        if cur != prev + 1:
+            ranges.append(
+                f"{re.escape(chr(start))}-{re.escape(chr(prev))}" if prev > start else re.escape(chr(start))
+            )
+            start = cur
+    return re.compile("[" + "".join(ranges) + "]")
+
+
 def fold(text: str) -> str:
     """Lower case, accents stripped, whitespace collapsed: the form labels are compared in."""
     if text.isascii():
         # Same result, cheaper: ASCII has no decompositions or combining marks, casefold == lower.
         return collapsed(text.lower())
+    if _ASTRAL.search(text) is None and _not_inert_bmp().search(text) is None:
+        # Every non-ASCII character is one casefold, lower and NFKD keep and no combining mark (’, “,
+        # –, ...: English and Dutch text): casefold is per character, so it equals lower() here (whose
+        # one context rule, final sigma, is for a character that is not inert), NFKD changes and
+        # reorders nothing (no combining marks), nothing is stripped. ~3x cheaper on such text.
+        return collapsed(text.lower().replace("’", "'"))
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     bare = strip_combining(decomposed)  # one regex pass instead of a Python loop per character
     return collapsed(bare.replace("’", "'"))

@@ -8,12 +8,13 @@ definition. Both are run over every corpus text (title, summary, body, tags) and
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ontology.concepts import collapsed, fold, schemes
+from ontology.concepts import collapsed, fold, schemes, strip_combining
 from ontology.themes import (
     MAX_CHARS,
     _concept_of,
@@ -170,3 +171,20 @@ def test_scan_of_every_label_with_every_kind_of_separator() -> None:
             assert [(str(c), w) for c, w in scan(text)] == want, repr(text)
             found += bool(want)
     assert found > 1000
+
+
+def _fold_by_definition(text: str) -> str:
+    """``fold`` without its shortcuts: casefold, NFKD, combining marks dropped, whitespace collapsed."""
+    bare = strip_combining(unicodedata.normalize("NFKD", text.casefold()))
+    return " ".join(bare.replace("’", "'").split())
+
+
+def test_fold_equals_its_definition_around_every_character() -> None:
+    # Every BMP character (the inert-text shortcut is decided per character) in a few contexts:
+    # with ASCII, with '’', with a final-sigma context and with a combining mark.
+    for point in range(0x80, 0x10000, 1):
+        if 0xD800 <= point <= 0xDFFF:
+            continue
+        char = chr(point)
+        for text in (char, f"Ab {char}’x", f"ΣA{char}Σ", f"x{char}\u0301 y"):
+            assert fold(text) == _fold_by_definition(text), hex(point)
