@@ -166,8 +166,9 @@ def _cp1252_words() -> bytes:
             table[b] = 0x80
             continue
         bare = strip_combining(unicodedata.normalize("NFKD", char))
+        # (an empty ``bare`` would join its neighbours into one word, which a space does not do)
         if bare and not any(_WORD_CHAR(c) for c in bare):
-            table[b] = 32  # (a character that vanished would join its neighbours: not a space)
+            table[b] = 32
         elif len(bare) == 1 and bare.isascii():
             table[b] = ord(bare)
         else:
