@@ -365,11 +365,11 @@ def _fmt(run: RunResult, base: RunResult | None) -> str:
     )
 
 
-def parallel_mode(n: int, processes: int, rounds: int) -> None:
-    from bench.bench_ingest import corpus_feeds, whole_sources
+def parallel_mode(n: int, processes: int, rounds: int, fresh: bool = False) -> None:
+    from bench.bench_ingest import copies_note, corpus_feeds, whole_sources
 
     feeds = corpus_feeds()
-    sources = whole_sources(feeds, n, "src")
+    sources = whole_sources(feeds, n, "src", fresh)
     WARM.clear()
     WARM.extend(whole_sources(feeds, 60, f"warm{i}") for i in range(max(processes, 1)))
     backends = [("sqlite", None)]
@@ -382,6 +382,7 @@ def parallel_mode(n: int, processes: int, rounds: int) -> None:
         f"whole ingest path per source (process_fetched + save_run), {total} sources, ~{n} items, "
         f"1 process vs {processes} processes on one store, {rounds} rounds alternating"
     )
+    print("  " + copies_note(feeds, sources, fresh))
     if not pg:
         print(
             '  (INNONET_TEST_PG_URL not set: SQLite only; eval "$(bash scripts/postgres.sh start)" for PostgreSQL)'
@@ -426,7 +427,7 @@ def main(argv: list[str]) -> None:
             processes = int(a.split("=", 1)[1])
         if a.startswith("--rounds="):
             rounds = int(a.split("=", 1)[1])
-    parallel_mode(n, processes, rounds)
+    parallel_mode(n, processes, rounds, "--fresh" in argv)
 
 
 if __name__ == "__main__":
