@@ -181,6 +181,30 @@ def make_settings(root: Path, name: str, registry: Path, hosts: list[str], delay
     )
 
 
+def crawl_alone(settings: Any) -> tuple[float, float]:
+    """Wall and crawler-process CPU seconds of fetching every source once, without processing.
+
+    The crawler runs beside the pipeline in either way (its own process): on 2 cores the one-process
+    harvest already keeps part of the second core busy with it, which bounds what batch processes
+    can add."""
+    from pipeline.fetch import fetch_sources
+    from pipeline.harvest import chosen_sources
+    from store.repository import Store
+
+    settings.data_dir.mkdir(parents=True)
+    store = Store(settings.resolved_database_url)
+    try:
+        sources = chosen_sources(settings, store)
+        before, t0 = os.times(), time.perf_counter()
+        fetch_sources(settings, store, sources)
+        wall, after = time.perf_counter() - t0, os.times()
+    finally:
+        store.close()
+    return wall, (after.children_user - before.children_user) + (
+        after.children_system - before.children_system
+    )
+
+
 # --- one timed run --------------------------------------------------------------------------------
 
 
@@ -323,6 +347,7 @@ def main() -> int:
         harvest(make_settings(root, "one-source", one_registry, hosts))
         one_source_s = time.perf_counter() - t0
         spawn_s = spawn_import_s()
+        crawl_s, crawl_cpu = crawl_alone(make_settings(root, "crawl", registry, hosts, args.delay))
 
         print(
             f"registry: {len(pairs)} sources (copies of {len(set(_feeds.values()))} corpus feeds, ~{args.items} items)"
@@ -333,6 +358,10 @@ def main() -> int:
             f"start-up costs: warm-up harvest (first in this process, 200 items) {warm_s:.2f} s; "
             f"a one-source harvest in the warm process (crawler start + one fetch) {one_source_s:.2f} s; "
             f"spawn + import of pipeline.parallel in a fresh process {spawn_s:.2f} s (median of 3)"
+        )
+        print(
+            f"the crawl alone (fetch_sources over the registry, bodies archived, nothing processed): wall {crawl_s:.2f} s,"
+            f" crawler process CPU {crawl_cpu:.2f} s = {1000 * crawl_cpu / len(pairs):.2f} ms per fetch (its start included)"
         )
         runs: list[Run] = []
         failures: list[str] = []
