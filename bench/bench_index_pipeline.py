@@ -59,7 +59,8 @@ from bench.bench_search_load import (  # noqa: E402
     payloads,
     send_all,
 )
-from pipeline.index import REBUILD_GC_THRESHOLD0, fewer_collections  # noqa: E402
+from pipeline.heap import fewer_collections  # noqa: E402
+from pipeline.index import REBUILD_GC_THRESHOLD0  # noqa: E402
 from search.documents import SearchDocument  # noqa: E402
 from search.elasticsearch import BULK_CHUNK, BULK_SENDERS, ElasticsearchBackend, ndjson_index  # noqa: E402
 from search.reindex import LOAD_SETTINGS, AliasRebuild  # noqa: E402

@@ -36,6 +36,7 @@ from ontology.language import forget_detections
 from ontology.validation import shapes_graph
 from pipeline.contracts import FetchResult, NetworkSpec, RawItem, Registry, SourceReport, SourceSpec
 from pipeline.harvest import process_fetched
+from pipeline.heap import HARVEST_GC_THRESHOLD0, fewer_collections
 from pipeline.map import MappedItem, map_items
 from pipeline.settings import Settings
 from pipeline.store import cluster_items, store_and_publish
@@ -191,9 +192,10 @@ def whole_ours(tmp: str, sources: list[tuple[SourceSpec, bytes]], name: str = "o
     results = [(spec, _fetched(store, spec, body)) for spec, body in sources]
     stored = 0
     start = time.perf_counter()
-    for spec, result in results:
-        report = process_fetched(settings, store, spec, result)
-        stored += report.counts.get("new", 0) + report.counts.get("updated", 0)
+    with fewer_collections(HARVEST_GC_THRESHOLD0):  # as pipeline.harvest.harvest runs its sources
+        for spec, result in results:
+            report = process_fetched(settings, store, spec, result)
+            stored += report.counts.get("new", 0) + report.counts.get("updated", 0)
     elapsed = time.perf_counter() - start
     store.close()
     return elapsed, stored

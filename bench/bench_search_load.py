@@ -82,7 +82,8 @@ import orjson
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.uvicorn_proc import serve_api  # noqa: E402
-from pipeline.index import REBUILD_GC_THRESHOLD0, fewer_collections  # noqa: E402
+from pipeline.heap import fewer_collections  # noqa: E402
+from pipeline.index import REBUILD_GC_THRESHOLD0  # noqa: E402
 from search.documents import Location, SearchDocument, SearchQuery  # noqa: E402
 from search.elasticsearch import (  # noqa: E402
     BULK_CHUNK,

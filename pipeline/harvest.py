@@ -20,7 +20,7 @@ from pipeline.contracts import FetchResult, Outcome, RecordError, SourceReport, 
 from pipeline.fetch import fetch_sources
 from pipeline.follow import finish_follow, map_for, prepare_follow
 from pipeline.health import Tracker
-from pipeline.heap import settle_long_lived
+from pipeline.heap import HARVEST_GC_THRESHOLD0, fewer_collections, settle_long_lived
 from pipeline.map import map_items
 from pipeline.parse import parse_fetched, platform_defaults
 from pipeline.registry import listed_sources, load_registry, sync_listed_sources
@@ -244,53 +244,54 @@ def harvest(
     """
     store = Store(settings.resolved_database_url)
     store.checkpoint_in_background()  # SQLite: commits do not wait for WAL checkpoints
-    try:
-        chosen = chosen_sources(settings, store, source_ids, sync=sync)
-        reports: list[SourceReport] = []
-        active = []
-        for src in chosen:
-            if src.paused:
-                now = datetime.now(UTC)
-                report = SourceReport(
-                    source_id=src.id, status="paused", message="source is paused", started_at=now
-                )
-                report.finished_at = now
+    with fewer_collections(HARVEST_GC_THRESHOLD0):  # fewer young-generation passes (pipeline/heap.py)
+        try:
+            chosen = chosen_sources(settings, store, source_ids, sync=sync)
+            reports: list[SourceReport] = []
+            active = []
+            for src in chosen:
+                if src.paused:
+                    now = datetime.now(UTC)
+                    report = SourceReport(
+                        source_id=src.id, status="paused", message="source is paused", started_at=now
+                    )
+                    report.finished_at = now
+                    reports.append(report)
+                    if progress:
+                        progress(report)
+                else:
+                    active.append(src)
+            active = prepare_follow(store, settings, active)  # followed streams: saved state
+            by_id = {src.id: src for src in active}
+
+            def on_result(result: FetchResult) -> None:
+                report = run_source(settings, store, by_id[result.source_id], result)
+                closing.append((report, result))
+                if len(closing) >= CLOSE_EVERY or time.monotonic() - closed_at[0] > CLOSE_AFTER_S:
+                    close_attempts()
                 reports.append(report)
                 if progress:
                     progress(report)
-            else:
-                active.append(src)
-        active = prepare_follow(store, settings, active)  # followed streams: saved state
-        by_id = {src.id: src for src in active}
 
-        def on_result(result: FetchResult) -> None:
-            report = run_source(settings, store, by_id[result.source_id], result)
-            closing.append((report, result))
-            if len(closing) >= CLOSE_EVERY or time.monotonic() - closed_at[0] > CLOSE_AFTER_S:
-                close_attempts()
-            reports.append(report)
-            if progress:
-                progress(report)
+            closing: list[tuple[SourceReport, FetchResult]] = []
+            closed_at = [time.monotonic()]
 
-        closing: list[tuple[SourceReport, FetchResult]] = []
-        closed_at = [time.monotonic()]
+            def close_attempts() -> None:
+                """Health of the sources processed since the last call: attempts closed, back-off, pauses."""
+                if closing:
+                    tracker.finish_many(closing)
+                    closing.clear()
+                closed_at[0] = time.monotonic()
 
-        def close_attempts() -> None:
-            """Health of the sources processed since the last call: attempts closed, back-off, pauses."""
-            if closing:
-                tracker.finish_many(closing)
-                closing.clear()
-            closed_at[0] = time.monotonic()
-
-        with Tracker(settings, store, active) as tracker:
-            try:
-                fetch_sources(settings, store, active, on_result=on_result)
-            finally:
-                close_attempts()
-            for report in tracker.close():  # sources the crawl never answered: failed, not "running"
-                reports.append(report)
-                if progress:
-                    progress(report)
-        return reports
-    finally:
-        store.close()
+            with Tracker(settings, store, active) as tracker:
+                try:
+                    fetch_sources(settings, store, active, on_result=on_result)
+                finally:
+                    close_attempts()
+                for report in tracker.close():  # sources the crawl never answered: failed, not "running"
+                    reports.append(report)
+                    if progress:
+                        progress(report)
+            return reports
+        finally:
+            store.close()

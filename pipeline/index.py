@@ -10,15 +10,14 @@ Elasticsearch a new index filled from the store and an atomic alias swap
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
 from rdflib import Graph
 from sqlalchemy import select
 
+from pipeline.heap import fewer_collections
 from pipeline.nt_read import read_record
 from pipeline.settings import Settings
 from search import make_backend
@@ -131,21 +130,6 @@ def index_records(
 #: from a store of corpus records, fresh process per run, 3 rounds): 2 young passes, none full, 3 us per
 #: record, process CPU 444 -> 405 us per record; a one-time gc.freeze() (the harvest's way) gave 24 us.
 REBUILD_GC_THRESHOLD0: int | None = 50_000
-
-
-@contextmanager
-def fewer_collections(threshold0: int | None) -> Iterator[None]:
-    """Collect the youngest generation every ``threshold0`` net allocations, restored afterwards
-    (a rebuild may run inside a long-lived process: the maintenance DAG's worker, the tests).
-    Not re-entrant across threads: two rebuilds overlapping in one process could restore each
-    other's raised threshold (no caller does that: one rebuild per process at a time)."""
-    old = gc.get_threshold()
-    if threshold0 is not None:
-        gc.set_threshold(threshold0, *old[1:])
-    try:
-        yield
-    finally:
-        gc.set_threshold(*old)
 
 
 def rebuild_index(

@@ -115,3 +115,20 @@ def test_raw_payload_is_archived_by_hash(
     store = Store(settings.resolved_database_url)
     assert store.payload(hashlib.sha256(body).hexdigest()) == body
     shutil.rmtree(feed_dir)
+
+
+def test_the_collector_runs_less_often_during_a_harvest_and_as_before_after(
+    make_settings, tmp_path, feed_server, demo_sources
+) -> None:
+    import gc
+
+    from pipeline.heap import HARVEST_GC_THRESHOLD0
+
+    settings = _settings(make_settings, tmp_path, feed_server, demo_sources[:2])
+    before = gc.get_threshold()
+    during: list[tuple[int, ...]] = []
+    reports = harvest(settings, progress=lambda _report: during.append(gc.get_threshold()))
+    assert [r.status for r in reports] == ["ok", "ok"]
+    assert HARVEST_GC_THRESHOLD0 is not None
+    assert during == [(HARVEST_GC_THRESHOLD0, *before[1:])] * 2
+    assert gc.get_threshold() == before
