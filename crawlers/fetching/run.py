@@ -36,6 +36,13 @@ def scrapy_settings(
     ``DOWNLOAD_MAXSIZE`` holds after decompression for gzip, deflate, br and zstd (Scrapy
     >= 2.13.4 with brotli >= 1.2), and 429/503 are not retried: their Retry-After is
     recorded and honoured by the next run instead.
+
+    ``WARN_ON_GENERATOR_RETURN_VALUE`` off: Scrapy checks every response's callback for a
+    generator returning a value by reading its source (inspect.getsource + ast.parse), and its cache
+    of the answer is keyed weakly on the bound method, which dies with each request: ~0.77 ms of
+    crawler CPU per response for a developer warning about our two fixed callbacks. ``CONCURRENT_ITEMS``
+    small: our callbacks yield only follow-up requests, and Scrapy starts that many tasks per response.
+    Together: crawler CPU 3.6 -> 2.3 ms per fetch, start included (593 loopback fetches, 3 alternating rounds).
     """
     return {
         "USER_AGENT": user_agent,
@@ -49,6 +56,8 @@ def scrapy_settings(
         "DNS_RESOLVER": "crawlers.fetching.resolver.GuardedResolver",
         "DOWNLOADER": "crawlers.fetching.downloader.PoliteDownloader",
         "CONCURRENT_REQUESTS": 32,
+        "CONCURRENT_ITEMS": 4,
+        "WARN_ON_GENERATOR_RETURN_VALUE": False,
         "CONCURRENT_REQUESTS_PER_DOMAIN": per_host,
         "RETRY_TIMES": 1,
         "RETRY_HTTP_CODES": [500, 502, 504, 522, 524, 408],
