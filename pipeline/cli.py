@@ -43,7 +43,7 @@ def run_harvest(
 ) -> list[SourceReport]:
     """Harvest with a live progress bar and print one line per source.
 
-    Big harvests run in batch processes, one per core (pipeline/parallel.py); a small one in this process.
+    Big harvests on machines with 4+ cores run in batch processes (pipeline/parallel.py); otherwise in this process.
     """
     from pipeline.parallel import harvest_on_cores
     from pipeline.registry import load_registry
@@ -156,7 +156,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_harvest.add_argument(
         "--processes",
         type=int,
-        help="batch processes at once (default INNONET_HARVEST_PROCESSES: one per core)",
+        help="batch processes at once (default INNONET_HARVEST_PROCESSES: one per two cores)",
     )
     p_index = sub.add_parser("index", help="index stored records into the search backend")
     p_index.add_argument("--rebuild", action="store_true", help="re-send every record, not only pending ones")

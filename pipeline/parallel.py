@@ -41,9 +41,17 @@ POLL_S = 0.2
 
 
 def process_count(settings: Settings, requested: int | None = None) -> int:
-    """Processes to use: ``requested``, else ``harvest_processes``, else (0) one per core."""
+    """Processes to use: ``requested``, else ``harvest_processes``, else (0) one per two usable cores.
+
+    Each batch process runs a crawler process beside it (fetching costs ~0.2 ms of CPU per item),
+    so one harvest already keeps ~1.3-1.5 cores busy: on 2 cores a second batch process made
+    ``innonet harvest`` slower up to ~30,000 items (bench/bench_harvest_cores.py: x0.57-0.65 at
+    3,000 items, x0.81-0.93 at 10,000, x1.01-1.05 at 30,000) — the start-up of each batch
+    (interpreter, imports, crawler: ~4 s of CPU in all) is only repaid on long harvests. Cores are
+    the ones this process may run on (affinity), not the machine's.
+    """
     wanted = requested if requested is not None else settings.harvest_processes
-    return max(1, wanted or os.cpu_count() or 1)
+    return max(1, wanted or len(os.sched_getaffinity(0)) // 2)
 
 
 def harvest_batches(settings: Settings, source_ids: Sequence[str] | None, processes: int) -> list[list[str]]:
@@ -83,7 +91,7 @@ def harvest_on_cores(
     try:
         for worker in workers:
             worker.start()
-        _collect(workers, reports_queue, reports, progress)
+        _collect(workers, reports_queue, reports, progress, {s for batch in batches for s in batch})
     finally:
         for worker in workers:  # the parent was interrupted or failed: no batch outlives it
             if worker.is_alive():
@@ -102,31 +110,45 @@ def harvest_on_cores(
         finally:
             store.close()
     for report in missing:
-        reports.append(report)
-        if progress:
-            progress(report)
+        _take(report, reports, progress)
     return reports
 
 
 def _collect(
-    workers: list[BaseProcess], reports_queue: Any, reports: list[SourceReport], progress: Progress | None
+    workers: list[BaseProcess],
+    reports_queue: Any,
+    reports: list[SourceReport],
+    progress: Progress | None,
+    expected: set[str],
 ) -> None:
-    """Reports as they come, until every batch process has ended and the queue is drained."""
-    while True:
+    """Reports as they come, until every expected source has one or every batch process has ended.
+
+    Then the batch processes are joined (they end right after their last report) and anything
+    still queued is taken, so no report is lost and the parent does not idle after the last one.
+    """
+    waiting = set(expected)
+    while waiting:
         try:
             report = reports_queue.get(timeout=POLL_S)
         except queue.Empty:
             if any(worker.is_alive() for worker in workers):
                 continue
-            for worker in workers:  # ended: their queue feeders have flushed; take what is left
-                worker.join()
-            try:
-                report = reports_queue.get(timeout=POLL_S)
-            except queue.Empty:
-                return
-        reports.append(report)
-        if progress:
-            progress(report)
+            break  # the batch processes ended (one died): their flushed reports are taken below
+        waiting.discard(report.source_id)
+        _take(report, reports, progress)
+    for worker in workers:
+        worker.join()
+    while True:
+        try:
+            _take(reports_queue.get_nowait(), reports, progress)
+        except queue.Empty:
+            return
+
+
+def _take(report: SourceReport, reports: list[SourceReport], progress: Progress | None) -> None:
+    reports.append(report)
+    if progress:
+        progress(report)
 
 
 def missing_reports(

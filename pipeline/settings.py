@@ -135,7 +135,7 @@ class Settings(BaseSettings):
         0,
         ge=0,
         description="Batch processes `innonet harvest` runs at once, batched by host as the DAG does "
-        "(0: one per core); a small harvest stays one process.",
+        "(0: one per two cores, each batch runs a crawler beside it); a small harvest stays one process.",
     )
     health_pause_after: int = Field(
         5, description="Consecutive failed harvests after which a source is paused and its owner notified."
