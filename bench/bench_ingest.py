@@ -171,6 +171,7 @@ def whole_sources(
 def _store(tmp: str, name: str, sources: list[tuple[SourceSpec, bytes]]) -> tuple[Settings, Store]:
     settings = Settings(data_dir=Path(tmp) / name, base_url=BASE)  # type: ignore[call-arg]
     store = Store(settings.resolved_database_url)
+    store.checkpoint_in_background()  # as pipeline.harvest.harvest opens its store (commits skip checkpoints)
     store.sync_registry(
         Registry(networks=[NetworkSpec(id="bench-net", name="bench")], sources=[s for s, _ in sources])
     )
