@@ -21,9 +21,8 @@ from ontology.namespaces import SCHEMES, SKOS
 CONCEPTS_TTL = Path(__file__).parent / "vocab" / "concepts.ttl"
 
 
-def _combining_class(limit: int = sys.maxunicode) -> re.Pattern[str]:
-    """A character class of exactly the code points up to ``limit`` that ``unicodedata.combining`` marks."""
-    points = [i for i in range(limit + 1) if unicodedata.combining(chr(i))]
+def _char_class(points: list[int]) -> str:
+    """A regex character class (``[...]``) of exactly these code points (ascending), as ranges."""
     ranges, start = [], points[0]
     for prev, cur in zip(points, [*points[1:], None], strict=True):
         if cur != prev + 1:
@@ -31,7 +30,12 @@ def _combining_class(limit: int = sys.maxunicode) -> re.Pattern[str]:
                 f"{re.escape(chr(start))}-{re.escape(chr(prev))}" if prev > start else re.escape(chr(start))
             )
             start = cur
-    return re.compile("[" + "".join(ranges) + "]+")
+    return "[" + "".join(ranges) + "]"
+
+
+def _combining_class(limit: int = sys.maxunicode) -> re.Pattern[str]:
+    """A character class of exactly the code points up to ``limit`` that ``unicodedata.combining`` marks."""
+    return re.compile(_char_class([i for i in range(limit + 1) if unicodedata.combining(chr(i))]) + "+")
 
 
 _COMBINING = _combining_class()
@@ -76,15 +80,9 @@ def _not_inert_bmp() -> re.Pattern[str]:
     Made on first use (~0.1 s over the BMP). BMP only, so re compiles it to a bitmap (one lookup per
     character; ``_COMBINING_BMP`` says why); texts with astral characters never take its path.
     """
-    points = [i for i in range(0x80, 0x10000) if 0xD800 <= i <= 0xDFFF or not _inert(chr(i))]
-    ranges, start = [], points[0]
-    for prev, cur in zip(points, [*points[1:], None], strict=True):
-        if cur != prev + 1:
-            ranges.append(
-                f"{re.escape(chr(start))}-{re.escape(chr(prev))}" if prev > start else re.escape(chr(start))
-            )
-            start = cur
-    return re.compile("[" + "".join(ranges) + "]")
+    return re.compile(
+        _char_class([i for i in range(0x80, 0x10000) if 0xD800 <= i <= 0xDFFF or not _inert(chr(i))])
+    )
 
 
 def fold(text: str) -> str:
