@@ -142,6 +142,17 @@ def demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _at_least_one(value: str) -> int:
+    """``--processes``: a whole number of 1 or more, or argparse's clear error."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of 1 or more, not {value!r}")
+    return number
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="innonet", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -155,7 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p_harvest.add_argument("--no-index", action="store_true")
     p_harvest.add_argument(
         "--processes",
-        type=int,
+        type=_at_least_one,
         help="batch processes at once (default INNONET_HARVEST_PROCESSES: one per two cores)",
     )
     p_index = sub.add_parser("index", help="index stored records into the search backend")

@@ -17,7 +17,7 @@ import os
 import smtplib
 import socket
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
@@ -219,6 +219,11 @@ def _notify_paused(
 
 
 # --- attempts: running -> one terminal state ----------------------------------------------------
+def worker_name(pid: int | None = None) -> str:
+    """How an attempt names the process that runs it (``host:pid``): this one, or ``pid`` on this host."""
+    return f"{socket.gethostname()}:{pid if pid is not None else os.getpid()}"
+
+
 class Tracker:
     """The attempts of one harvest: begun together, each closed once, heartbeat while alive.
 
@@ -235,9 +240,25 @@ class Tracker:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
+    @classmethod
+    def adopt(cls, settings: Settings, store: Store, sources: Sequence[SourceSpec], worker: str) -> Tracker:
+        """A tracker holding the attempts ``worker`` opened and left running (no heartbeat: it is dead)."""
+        tracker = cls(settings, store, sources)
+        with store.session() as s:
+            for row in s.scalars(
+                select(HarvestAttemptRow).where(
+                    HarvestAttemptRow.state == "running",
+                    HarvestAttemptRow.worker == worker,
+                    HarvestAttemptRow.source_id.in_(list(tracker.sources)),
+                )
+            ):
+                tracker.attempts[row.source_id] = row.id
+                tracker.started[row.source_id] = aware(row.started_at)
+        return tracker
+
     def __enter__(self) -> Tracker:
         now = _now()
-        worker = f"{socket.gethostname()}:{os.getpid()}"
+        worker = worker_name()
         with self.store.session() as s, s.begin():
             for sid in self.sources:
                 row = HarvestAttemptRow(
@@ -347,45 +368,14 @@ def detect_stuck(settings: Settings, store: Store, now: datetime | None = None) 
     """
     now = now or _now()
     limit = now - timedelta(seconds=settings.health_stuck_after_s)
-
-    def stuck_report(sid: str, started: datetime, beat: datetime) -> SourceReport:
-        message = (
-            f"harvest started {started:%Y-%m-%d %H:%M} UTC was still running with no heartbeat "
-            f"since {beat:%H:%M} UTC; marked stuck"
-        )
-        report = SourceReport(source_id=sid, status="failed", error_code="stuck_run", message=message)
-        report.errors.append(RecordError(stage="fetch", source_id=sid, code="stuck_run", message=message))
-        return report
-
-    return _fail_running(settings, store, now, stuck_report, HarvestAttemptRow.heartbeat_at < limit)
-
-
-def close_abandoned(settings: Settings, store: Store, reports: Sequence[SourceReport]) -> list[str]:
-    """Close, as failed with these reports, the running attempts of sources whose harvest process died.
-
-    ``detect_stuck`` would find them once their heartbeat is ``health_stuck_after_s`` old; a
-    parent that saw its batch process die (pipeline/parallel.py) knows now, so the sources' health
-    and history say what happened at once. Sources whose attempt was never opened (the process
-    died before its crawl started) are left as they were: nothing was tried.
-    """
-    by_id = {r.source_id: r for r in reports}
-
-    def as_reported(sid: str, started: datetime, _beat: datetime) -> SourceReport:
-        return by_id[sid].model_copy(update={"errors": list(by_id[sid].errors)})
-
-    return _fail_running(settings, store, _now(), as_reported, HarvestAttemptRow.source_id.in_(list(by_id)))
-
-
-def _fail_running(
-    settings: Settings,
-    store: Store,
-    now: datetime,
-    report_of: Callable[[str, datetime, datetime], SourceReport],
-    which: Any,
-) -> list[str]:
-    """Running attempts matching ``which`` marked stuck; each source gets ``report_of``'s failed run."""
     with store.session() as s, s.begin():
-        rows = list(s.scalars(select(HarvestAttemptRow).where(HarvestAttemptRow.state == "running", which)))
+        rows = list(
+            s.scalars(
+                select(HarvestAttemptRow).where(
+                    HarvestAttemptRow.state == "running", HarvestAttemptRow.heartbeat_at < limit
+                )
+            )
+        )
         stuck = [(r.source_id, aware(r.started_at), aware(r.heartbeat_at)) for r in rows]
         for r in rows:
             r.state, r.status, r.finished_at = "stuck", "failed", now
@@ -394,12 +384,49 @@ def _fail_running(
             for src in s.scalars(select(SourceRow).where(SourceRow.id.in_([r[0] for r in stuck])))
         }
     for sid, started, beat in stuck:
-        report = report_of(sid, started, beat)
-        report.started_at, report.finished_at = started, now
+        report = SourceReport(
+            source_id=sid,
+            status="failed",
+            error_code="stuck_run",
+            message=f"harvest started {started:%Y-%m-%d %H:%M} UTC was still running with no heartbeat "
+            f"since {beat:%H:%M} UTC; marked stuck",
+            started_at=started,
+            finished_at=now,
+        )
+        report.errors.append(
+            RecordError(stage="fetch", source_id=sid, code="stuck_run", message=report.message or "")
+        )
         store.save_run(report)
         if sid in specs:
             record_result(settings, store, specs[sid], report)
     return [sid for sid, _, _ in stuck]
+
+
+def close_abandoned(
+    settings: Settings,
+    store: Store,
+    sources: Sequence[SourceSpec],
+    worker: str,
+    reported: Sequence[SourceReport],
+    missing: Sequence[SourceReport],
+) -> list[str]:
+    """Close the attempts a dead harvest process (``worker``, ``host:pid``) left running.
+
+    ``detect_stuck`` would find them once their heartbeat is ``health_stuck_after_s`` old; a parent
+    that saw its batch process die (pipeline/parallel.py) knows now. Only that process's attempts
+    are touched (a concurrent harvest of the same source keeps its own). A source ``reported``
+    before the process died is closed with its report (its run and items were committed; attempts
+    are closed in groups, so some may still be open); a ``missing`` one (never processed) with its
+    failed report and a failed run, as a stuck source gets. Returns the ids closed.
+    """
+    tracker = Tracker.adopt(settings, store, sources, worker)
+    never = {r.source_id for r in missing}
+    done = [(r, None) for r in [*reported, *missing] if r.source_id in tracker.attempts]
+    for report, _ in done:
+        if report.source_id in never:
+            store.save_run(report)
+    tracker.finish_many(done)
+    return [r.source_id for r, _ in done]
 
 
 def detect_dead(settings: Settings, store: Store, now: datetime | None = None) -> list[str]:

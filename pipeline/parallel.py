@@ -9,12 +9,15 @@ SQLite store process ~1.6-1.8x the items of one).
 Batches are cut as the DAG's ``plan`` cuts them (``pipeline.schedule.batch_by_host``): a host's
 sources are all in one batch, so per-host politeness holds across processes, and there are no more
 batches than sources / ``harvest_min_batch_sources``, so a small registry stays one process and
-pays no start-up (~1.5 s to import the pipeline in a fresh interpreter). Batch processes are
+pays no start-up (~1 s to import the pipeline in a fresh interpreter). Batch processes are
 spawned (their own interpreter, engine and connections, as Airflow task processes) and run
-``pipeline.harvest.harvest`` on their batch; each source's report comes back over a queue as soon
-as it is processed, so a progress bar moves. A batch process that dies (killed, out of memory)
-does not take the others down: each of its sources without a report is reported failed with the
-exit code, and their open attempts are closed with that report at once (``close_abandoned``).
+``pipeline.harvest.harvest`` on their batch; each source's report comes back over the batch's own
+pipe as soon as it is processed, so a progress bar moves. A batch process that dies (killed, out
+of memory) does not take the others down (its pipe is its own: a process killed mid-message
+cannot jam another's channel): each of its sources without a report is reported failed with the
+exit code, and the attempts it left open are closed at once (``health.close_abandoned``). On
+Ctrl-C or an error in this process, the batch processes are interrupted too and given
+``GRACE_S`` to close their attempts themselves before they are terminated.
 """
 
 from __future__ import annotations
@@ -22,22 +25,23 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import queue
-from collections.abc import Sequence
+import signal
+import time
+from collections.abc import Iterable, Sequence
+from multiprocessing.connection import Connection, wait
 from multiprocessing.process import BaseProcess
-from typing import Any
 
-from pipeline.contracts import RecordError, SourceReport
+from pipeline.contracts import RecordError, SourceReport, SourceSpec
 from pipeline.harvest import Progress, chosen_sources, harvest
-from pipeline.health import close_abandoned
+from pipeline.health import close_abandoned, worker_name
 from pipeline.schedule import batch_by_host
 from pipeline.settings import Settings
 from store.repository import Store
 
 log = logging.getLogger(__name__)
 
-#: How often the parent looks at its batch processes while no report arrives (seconds).
-POLL_S = 0.2
+#: How long interrupted batch processes get to close their attempts before they are terminated (s).
+GRACE_S = 10.0
 
 
 def process_count(settings: Settings, requested: int | None = None) -> int:
@@ -50,18 +54,23 @@ def process_count(settings: Settings, requested: int | None = None) -> int:
     (interpreter, imports, crawler: ~4 s of CPU in all) is only repaid on long harvests. Cores are
     the ones this process may run on (affinity), not the machine's.
     """
+    if requested is not None and requested < 1:
+        raise ValueError(f"processes must be 1 or more, not {requested}")
     wanted = requested if requested is not None else settings.harvest_processes
     return max(1, wanted or len(os.sched_getaffinity(0)) // 2)
 
 
-def harvest_batches(settings: Settings, source_ids: Sequence[str] | None, processes: int) -> list[list[str]]:
-    """The chosen sources (registry written into the store first) cut into batches by host."""
+def harvest_batches(
+    settings: Settings, source_ids: Sequence[str] | None, processes: int
+) -> tuple[list[list[str]], dict[str, SourceSpec]]:
+    """The chosen sources (registry written into the store first) cut into batches by host, and their specs."""
     store = Store(settings.resolved_database_url)
     try:
         chosen = chosen_sources(settings, store, source_ids, sync=True)
     finally:
         store.close()
-    return batch_by_host(((s.id, s.url) for s in chosen), processes, settings.harvest_min_batch_sources)
+    batches = batch_by_host(((s.id, s.url) for s in chosen), processes, settings.harvest_min_batch_sources)
+    return batches, {s.id: s for s in chosen}
 
 
 def harvest_on_cores(
@@ -75,84 +84,103 @@ def harvest_on_cores(
     One report per source, in the order they finished. One batch (a small registry, or
     ``processes`` 1) runs in this process, exactly as ``harvest`` does.
     """
-    batches = harvest_batches(settings, source_ids, process_count(settings, processes))
+    batches, specs = harvest_batches(settings, source_ids, process_count(settings, processes))
     if len(batches) <= 1:
         log.info("harvest: %d sources in this process", sum(map(len, batches)))
         return harvest(settings, batches[0] if batches else [], progress, sync=False)
     log.info("harvest: %d sources in %d batch processes (%s sources)",
              sum(map(len, batches)), len(batches), " + ".join(str(len(b)) for b in batches))  # fmt: skip
     context = multiprocessing.get_context("spawn")
-    reports_queue: Any = context.Queue()
+    channels = [context.Pipe(duplex=False) for _ in batches]  # (receive, send) per batch
     workers = [
-        context.Process(target=_run_batch, args=(settings, batch, reports_queue), name=f"innonet-harvest-{i}")
-        for i, batch in enumerate(batches)
+        context.Process(target=_run_batch, args=(settings, batch, send), name=f"innonet-harvest-{i}")
+        for i, (batch, (_, send)) in enumerate(zip(batches, channels, strict=True))
     ]
-    reports: list[SourceReport] = []
+    reports: dict[str, SourceReport] = {}
+    interrupted, by_terminal = True, False
     try:
-        for worker in workers:
+        for worker, (_, send) in zip(workers, channels, strict=True):
             worker.start()
-        _collect(workers, reports_queue, reports, progress, {s for batch in batches for s in batch})
+            send.close()  # the batch process holds the only sending end: its exit ends the channel
+        _collect([receive for receive, _ in channels], reports, progress)
+        interrupted = False
+    except KeyboardInterrupt:
+        by_terminal = True  # Ctrl-C reaches the whole process group: the batch processes have it too
+        raise
     finally:
-        for worker in workers:  # the parent was interrupted or failed: no batch outlives it
-            if worker.is_alive():
-                worker.terminate()
+        _stop(workers, GRACE_S if interrupted else 0.0, interrupt=interrupted and not by_terminal)
+        for receive, _ in channels:
+            receive.close()
+        _close_dead(settings, workers, batches, specs, reports, progress)
+    return list(reports.values())
+
+
+def _collect(channels: list[Connection], reports: dict[str, SourceReport], progress: Progress | None) -> None:
+    """Reports as they come, until every batch's channel has ended (its process exited or died)."""
+    open_channels = list(channels)
+    while open_channels:
+        for channel in wait(open_channels):
+            try:
+                report = channel.recv()  # type: ignore[union-attr]
+            except (EOFError, OSError):
+                open_channels.remove(channel)  # type: ignore[arg-type]
+                continue
+            except Exception as exc:  # noqa: BLE001 - a process killed mid-message: its batch is over
+                log.error("harvest: a batch process's channel broke (%s: %s)", type(exc).__name__, exc)
+                open_channels.remove(channel)  # type: ignore[arg-type]
+                continue
+            reports[report.source_id] = report
+            if progress:
+                progress(report)
+
+
+def _stop(workers: list[BaseProcess], grace_s: float, *, interrupt: bool = False) -> None:
+    """Every batch process ended: waited for when they finish on their own; after a failure here, given
+    ``grace_s`` (``interrupt``: sent SIGINT first, so their harvests close their attempts), then terminated."""
+    if interrupt:
+        for worker in workers:
+            if worker.is_alive() and worker.pid:
+                os.kill(worker.pid, signal.SIGINT)
+    deadline = time.monotonic() + grace_s
+    for worker in workers:
+        worker.join(max(0.0, deadline - time.monotonic()) if grace_s else None)
+        if worker.is_alive():
+            worker.terminate()
             worker.join()
-    missing = [
-        r
-        for w, batch in zip(workers, batches, strict=True)
-        for r in missing_reports(batch, reports, w.exitcode)
-    ]
-    if missing:
-        log.error("harvest: %d sources were not processed: %s", len(missing), missing[0].message)
+
+
+def _close_dead(
+    settings: Settings,
+    workers: list[BaseProcess],
+    batches: list[list[str]],
+    specs: dict[str, SourceSpec],
+    reports: dict[str, SourceReport],
+    progress: Progress | None,
+) -> None:
+    """For each batch process that did not end well: failed reports for its unprocessed sources, and
+    the attempts it left open closed (``close_abandoned``) with the reports that did arrive."""
+    for worker, batch in zip(workers, batches, strict=True):
+        if worker.exitcode == 0:
+            continue
+        missing = missing_reports(batch, reports.values(), worker.exitcode)
+        if missing:
+            log.error("harvest: %d sources were not processed: %s", len(missing), missing[0].message)
         store = Store(settings.resolved_database_url)
         try:
-            close_abandoned(settings, store, missing)  # their open attempts: failed now, not stuck in an hour
+            reported = [reports[s] for s in batch if s in reports]
+            close_abandoned(
+                settings, store, [specs[s] for s in batch], worker_name(worker.pid), reported, missing
+            )
         finally:
             store.close()
-    for report in missing:
-        _take(report, reports, progress)
-    return reports
-
-
-def _collect(
-    workers: list[BaseProcess],
-    reports_queue: Any,
-    reports: list[SourceReport],
-    progress: Progress | None,
-    expected: set[str],
-) -> None:
-    """Reports as they come, until every expected source has one or every batch process has ended.
-
-    Then the batch processes are joined (they end right after their last report) and anything
-    still queued is taken, so no report is lost and the parent does not idle after the last one.
-    """
-    waiting = set(expected)
-    while waiting:
-        try:
-            report = reports_queue.get(timeout=POLL_S)
-        except queue.Empty:
-            if any(worker.is_alive() for worker in workers):
-                continue
-            break  # the batch processes ended (one died): their flushed reports are taken below
-        waiting.discard(report.source_id)
-        _take(report, reports, progress)
-    for worker in workers:
-        worker.join()
-    while True:
-        try:
-            _take(reports_queue.get_nowait(), reports, progress)
-        except queue.Empty:
-            return
-
-
-def _take(report: SourceReport, reports: list[SourceReport], progress: Progress | None) -> None:
-    reports.append(report)
-    if progress:
-        progress(report)
+        for report in missing:
+            reports[report.source_id] = report
+            if progress:
+                progress(report)
 
 
 def missing_reports(
-    batch: Sequence[str], reports: Sequence[SourceReport], exitcode: int | None
+    batch: Sequence[str], reports: Iterable[SourceReport], exitcode: int | None
 ) -> list[SourceReport]:
     """A failed report for each source of a batch whose process ended without reporting it."""
     seen = {r.source_id for r in reports}
@@ -176,9 +204,14 @@ def missing_reports(
     return out
 
 
-def _run_batch(settings: Settings, batch: list[str], reports_queue: Any) -> None:
+def _run_batch(settings: Settings, batch: list[str], channel: Connection) -> None:
     """One batch process: the batch harvested, each source's report sent as soon as it is done."""
     logging.basicConfig(
         level=logging.WARNING, format=f"%(levelname)s [batch {os.getpid()}] %(name)s: %(message)s"
     )
-    harvest(settings, batch, progress=reports_queue.put, sync=False)
+    try:
+        harvest(settings, batch, progress=channel.send, sync=False)
+    except KeyboardInterrupt:  # interrupted: harvest closed its attempts on the way out
+        raise SystemExit(130) from None
+    finally:
+        channel.close()

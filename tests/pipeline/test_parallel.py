@@ -26,7 +26,9 @@ from crawlers.samples.server import serve_directory
 from pipeline.contracts import SourceReport
 from pipeline.harvest import harvest
 from pipeline.parallel import harvest_batches, harvest_on_cores, missing_reports, process_count
+from pipeline.settings import Settings
 from store.models import RecordRow
+from store.partner_models import HarvestAttemptRow
 from store.repository import Store
 from tests.conftest import write_registry
 
@@ -103,7 +105,7 @@ def test_a_small_harvest_stays_in_this_process(make_settings, tmp_path, two_host
     settings = _settings(make_settings, tmp_path, two_hosts, "small").model_copy(
         update={"harvest_min_batch_sources": 50}
     )
-    assert len(harvest_batches(settings, None, 2)) == 1  # 8 sources < 2 x 50
+    assert len(harvest_batches(settings, None, 2)[0]) == 1  # 8 sources < 2 x 50
     reports = harvest_on_cores(settings, ["h1-0", "h2-1"], processes=2)
     assert "2 sources in this process" in caplog.text
     assert sorted(r.source_id for r in reports) == ["h1-0", "h2-1"]
@@ -114,7 +116,7 @@ def test_a_killed_batch_process_fails_its_sources_and_the_other_batch_finishes(
     make_settings, tmp_path, two_hosts
 ) -> None:
     settings = _settings(make_settings, tmp_path, two_hosts, "killed")
-    batches = harvest_batches(settings, None, 2)
+    batches, _ = harvest_batches(settings, None, 2)
     assert len(batches) == 2
     killed: list[int] = []
 
@@ -143,6 +145,44 @@ def test_a_killed_batch_process_fails_its_sources_and_the_other_batch_finishes(
     assert sum(reports[s].counts.get("new", 0) for s in batches[1]) > 0
 
 
+def test_a_batch_process_killed_after_its_first_report_leaves_no_attempt_running(
+    make_settings, tmp_path, two_hosts
+) -> None:
+    """Killed mid-batch: the sources it reported keep their reports and get their attempts closed (a
+    batch closes attempts in groups, so they were still open); the others are failed with a run."""
+    settings = _settings(make_settings, tmp_path, two_hosts, "midway")
+    batches, _ = harvest_batches(settings, None, 2)
+    killed: list[int] = []
+
+    def kill_on_first_report(report: SourceReport) -> None:
+        if not killed and report.source_id in batches[0]:
+            for child in multiprocessing.active_children():
+                if child.name == "innonet-harvest-0" and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+
+    reports = {r.source_id: r for r in harvest_on_cores(settings, processes=2, progress=kill_on_first_report)}
+    assert killed
+    assert sorted(reports) == sorted(batches[0] + batches[1])
+    store = Store(settings.resolved_database_url)
+    try:
+        with store.session() as s:
+            attempts = {(a.source_id, a.state) for a in s.query(HarvestAttemptRow)}
+        runs = {sid: store.runs(sid) for sid in batches[0]}
+    finally:
+        store.close()
+    assert not [a for a in attempts if a[1] == "running"]
+    abandoned = [sid for sid in batches[0] if "killed by signal 9" in (reports[sid].message or "")]
+    processed = [sid for sid in batches[0] if sid not in abandoned]
+    assert processed  # the report that triggered the kill
+    for sid in processed:  # closed with its own report, one run (written with its items)
+        assert (sid, "done" if reports[sid].status in ("ok", "partial") else "failed") in attempts
+        assert len(runs[sid]) == 1
+    for sid in abandoned:  # never processed: a failed attempt and a failed run saying why
+        assert (sid, "failed") in attempts
+        assert [(r.status, r.error_code) for r in runs[sid]] == [("failed", "internal_error")]
+
+
 def test_missing_reports_names_the_exit() -> None:
     done = [SourceReport(source_id="a")]
     out = missing_reports(["a", "b"], done, 1)
@@ -156,3 +196,14 @@ def test_process_count(make_settings) -> None:
     assert process_count(make_settings(harvest_processes=3)) == 3
     assert process_count(make_settings(harvest_processes=3), 1) == 1
     assert process_count(make_settings()) == max(1, len(os.sched_getaffinity(0)) // 2)  # 1 on this 2-core box
+
+
+def test_processes_below_one_are_refused(capsys) -> None:
+    from pipeline.cli import main
+
+    with pytest.raises(SystemExit) as exit_:
+        main(["harvest", "--processes", "-3"])
+    assert exit_.value.code == 2
+    assert "--processes: must be a whole number of 1 or more, not '-3'" in capsys.readouterr().err
+    with pytest.raises(ValueError, match="processes must be 1 or more, not 0"):
+        process_count(Settings(), 0)

@@ -106,16 +106,17 @@ def test_attempts_of_a_dead_batch_process_are_closed_at_once(store, make_setting
     from pipeline.contracts import RecordError, SourceReport
     from pipeline.health import close_abandoned, detect_stuck
 
-    _setup(store)
+    registry = _setup(store)
     settings = make_settings(health_stuck_after_s=3600)
     fresh = datetime.now(UTC) - timedelta(seconds=5)
     with store.session() as s, s.begin():
-        s.add(
-            HarvestAttemptRow(
-                source_id="file-src", state="running", started_at=fresh, heartbeat_at=fresh, worker="x"
+        for worker in ("host:111", "host:222"):  # the dead batch process, and a live concurrent harvest
+            s.add(
+                HarvestAttemptRow(
+                    source_id="file-src", state="running", started_at=fresh, heartbeat_at=fresh, worker=worker
+                )
             )
-        )
-    assert detect_stuck(settings, store) == []  # its heartbeat is recent: not stuck yet
+    assert detect_stuck(settings, store) == []  # heartbeats are recent: not stuck yet
     message = (
         "the harvest process of this source's batch was killed by signal 9 before the source was processed"
     )
@@ -123,13 +124,39 @@ def test_attempts_of_a_dead_batch_process_are_closed_at_once(store, make_setting
     report.errors.append(
         RecordError(stage="fetch", source_id="file-src", code="internal_error", message=message)
     )
-    assert close_abandoned(settings, store, [report]) == ["file-src"]
-    assert close_abandoned(settings, store, [report]) == []  # closed once
+    assert close_abandoned(settings, store, registry.sources, "host:111", [], [report]) == ["file-src"]
+    assert close_abandoned(settings, store, registry.sources, "host:111", [], [report]) == []  # closed once
     with store.session() as s:
-        assert [r.state for r in s.query(HarvestAttemptRow)] == ["stuck"]
+        assert sorted((r.worker, r.state) for r in s.query(HarvestAttemptRow)) == [
+            ("host:111", "failed"),
+            ("host:222", "running"),  # not the dead process's: left alone
+        ]
     [run] = store.runs("file-src")
     assert (run.status, run.error_code) == ("failed", "internal_error")
     assert store.fetch_state("file-src").consecutive_failures == 1
+
+
+def test_a_dead_batch_process_s_reported_source_is_closed_with_its_report(store, make_settings):
+    from pipeline.contracts import SourceReport
+    from pipeline.health import close_abandoned
+
+    registry = _setup(store)
+    settings = make_settings()
+    fresh = datetime.now(UTC) - timedelta(seconds=5)
+    with store.session() as s, s.begin():
+        s.add(
+            HarvestAttemptRow(
+                source_id="file-src", state="running", started_at=fresh, heartbeat_at=fresh, worker="host:111"
+            )
+        )
+    done = SourceReport(source_id="file-src", status="ok", counts={"new": 3})
+    assert close_abandoned(settings, store, registry.sources, "host:111", [done], []) == ["file-src"]
+    with store.session() as s:
+        assert [r.state for r in s.query(HarvestAttemptRow)] == ["done"]
+    assert store.runs("file-src") == []  # its run was written with its items, not here
+    with store.session() as s:
+        health = s.get(SourceHealthRow, "file-src")
+    assert (health.last_status, health.consecutive_failures) == ("ok", 0)  # its health took the report
 
 
 def test_record_result_backs_off_and_resets(store, make_settings):
