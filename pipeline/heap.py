@@ -27,7 +27,7 @@ _settled = False
 #: The youngest generation's threshold while a harvest runs (CPython's default: 700; None: leave it).
 #: After ``settle_long_lived``, what the collector still walks is the harvest's own churn: parsed
 #: entries, RawItems, terms, triples, rows, almost all freed by reference counting. bench_ingest's
-#: whole path, 3,107 items, 8 alternating rounds in one process (/tmp/s4/gcx2.py, load 0.9-1.5):
+#: whole path, 3,107 items, 8 rounds in one process alternating the two thresholds (load 0.9-1.5):
 #: 0.520 -> 0.478 ms CPU per item on the default items, 0.458 -> 0.442 with --fresh (8 of 8 rounds).
 HARVEST_GC_THRESHOLD0: int | None = 50_000
 
