@@ -187,11 +187,6 @@ def _not_well_formed(bozo: Exception) -> str:
 _DATE_KEYS = tuple(f"{k}{s}" for k in ("published", "updated", "created") for s in ("", "_parsed"))
 
 
-#: RawItem(**fields) is this validator run on the fields (pydantic's __init__ calls it); called
-#: directly it builds the same validated item ~0.7 us faster.
-_raw_item = RawItem.__pydantic_validator__.validate_python
-
-
 def _build_items(
     outcome: ParseOutcome,
     entries: list[dict[str, Any]],
@@ -219,7 +214,7 @@ def _build_items(
         published, published_raw = _date(entry, "published", "updated", "created")
         updated, _ = _date(entry, "updated")
         outcome.items.append(
-            _raw_item(  # RawItem(**fields), without __init__'s frame
+            RawItem.model_validate(
                 {
                     "source_id": source.id,
                     "native_id": native_id,

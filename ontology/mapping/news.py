@@ -60,8 +60,8 @@ def map_news_item(item: RawItem, source: SourceSpec, base: str) -> MappingResult
     add_common(g, subject, item, source, base, language)
     for author in item.authors:
         g.add((subject, _CREATOR, plain_literal(author)))
-    for tag in item.tags:
-        g.add((subject, _KEYWORDS, plain_literal(tag)))
+    for keyword in item.tags:
+        g.add((subject, _KEYWORDS, plain_literal(keyword)))
     themes = add_themes(g, subject, item, source, title=title, summary=summary, body=html_text(body))
     graph = item_graph()
     graph += g  # one loop, the same triples in the same order as adding them one by one
