@@ -41,7 +41,8 @@ def _generated() -> list[str]:
     rng = random.Random(4)
     days = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
     months = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
-    zones = ("GMT", "UTC", "UT", "Z", "+0000", "-0000", "+0100", "-0500", "+0530", "-0930", "+1400", "-1200")
+    zones = ("GMT", "UTC", "UT", "Z", "+0000", "-0000", "+0100", "-0500", "+0530", "-0930", "+1400", "-1200",
+             "+0199", "-0160", "+1500", "-2359", "+9999")  # fmt: skip
     out = []
     for _ in range(3000):
         year = rng.choice((1899, 1900, 1969, 1970, 1999, 2000, 2024, 2026, 2100, 9000, 9001))
@@ -53,7 +54,9 @@ def _generated() -> list[str]:
             f"{name}{day_text} {months[month - 1]} {year} {hour:02d}:{minute:02d}:{second:02d} {rng.choice(zones)}"
         )
         fraction = rng.choice(("", ".5", ".123", ".999999", ".9999999"))
-        zone = rng.choice(("Z", "+00:00", "-00:00", "+01:00", "-05:30", "+14:00", "-12:00"))
+        zone = rng.choice(
+            ("Z", "+00:00", "-00:00", "+01:00", "-05:30", "+14:00", "-12:00", "+01:99", "-15:00", "+23:59")
+        )
         out.append(f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}{fraction}{zone}")
     return out
 
