@@ -143,6 +143,8 @@ def _stop(workers: list[BaseProcess], grace_s: float, *, interrupt: bool = False
                 os.kill(worker.pid, signal.SIGINT)
     deadline = time.monotonic() + grace_s
     for worker in workers:
+        if worker.pid is None:  # never started (an earlier start failed)
+            continue
         worker.join(max(0.0, deadline - time.monotonic()) if grace_s else None)
         if worker.is_alive():
             worker.terminate()
@@ -184,11 +186,12 @@ def missing_reports(
 ) -> list[SourceReport]:
     """A failed report for each source of a batch whose process ended without reporting it."""
     seen = {r.source_id for r in reports}
-    how = (
-        f"was killed by signal {-exitcode}"
-        if exitcode is not None and exitcode < 0
-        else f"exited with code {exitcode}"
-    )
+    if exitcode is None:
+        how = "could not be started"
+    elif exitcode < 0:
+        how = f"was killed by signal {-exitcode}"
+    else:
+        how = f"exited with code {exitcode}"
     out = []
     for source_id in batch:
         if source_id in seen:

@@ -190,6 +190,8 @@ def test_missing_reports_names_the_exit() -> None:
     assert "exited with code 1" in (out[0].message or "")
     assert out[0].errors[0].source_id == "b"
     assert missing_reports(["a"], done, 0) == []
+    assert "was killed by signal 9" in (missing_reports(["b"], done, -9)[0].message or "")
+    assert "could not be started" in (missing_reports(["b"], done, None)[0].message or "")
 
 
 def test_process_count(make_settings) -> None:
