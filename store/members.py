@@ -34,7 +34,7 @@ from store.ldes_models import (
     LdesMemberFacetRow,
     LdesMemberRow,
 )
-from store.repository import Store, _driver_sql, _on_cursor, aware, driver_executemany, driver_select_in
+from store.repository import Store, aware, driver_execute, driver_executemany, driver_select_in
 
 AS = Namespace("https://www.w3.org/ns/activitystreams#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -346,7 +346,7 @@ def _newest_on(conn: Connection) -> tuple[datetime | None, int]:
         sql = str(_NEWEST_SEQ.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))  # LIMIT 1
         cached = _NEWEST_SQL[dialect.name] = (sql, processor)
     sql, processor = cached
-    rows = _on_cursor(conn, sql, (), many=False)
+    rows = driver_execute(conn, sql, (), many=False)
     if not rows:
         return None, 0
     value, seq = rows[0]
@@ -363,7 +363,7 @@ def _appended_seqs(conn: Connection, rows: Sequence[dict], newest_seq: int) -> l
     version IRI (unique).
     """
     if conn.dialect.name == "sqlite":
-        [(last,)] = _on_cursor(conn, "SELECT last_insert_rowid()", (), many=False)
+        [(last,)] = driver_execute(conn, "SELECT last_insert_rowid()", (), many=False)
         if last == newest_seq + len(rows):
             return list(range(newest_seq + 1, last + 1))
     seq_of = dict(driver_select_in(conn, _SEQS, [row["version_iri"] for row in rows]))
@@ -371,21 +371,6 @@ def _appended_seqs(conn: Connection, rows: Sequence[dict], newest_seq: int) -> l
 
 
 _FACET_COLUMNS = ("seq", "facet", "value")
-
-
-def _insert_facets(conn: Connection, rows: list[tuple[int, str, str]]) -> None:
-    """``driver_executemany(conn, _INSERT_FACETS, ...)`` of (seq, facet, value) tuples: with a
-    positional parameter style in that column order (SQLite) the tuples go to the driver as they
-    are, without a dict per row made and taken apart again while the write lock is held."""
-    if not rows:
-        return
-    sql, order, processors = _driver_sql(conn, _INSERT_FACETS, _FACET_COLUMNS)
-    if order == _FACET_COLUMNS and not processors:
-        _on_cursor(conn, sql, rows, many=True)
-    else:
-        driver_executemany(
-            conn, _INSERT_FACETS, [dict(zip(_FACET_COLUMNS, row, strict=True)) for row in rows]
-        )
 
 
 @dataclass(frozen=True)
@@ -560,7 +545,7 @@ class MemberLog:
         driver_executemany(conn, _INSERT_MEMBERS, rows)
         seqs = _appended_seqs(conn, rows, newest_seq)
         facet_rows = [(seq, *pair) for seq, pairs in zip(seqs, facets, strict=True) for pair in pairs]
-        _insert_facets(conn, facet_rows)  # ~5 string rows per member
+        driver_executemany(conn, _INSERT_FACETS, facet_rows, _FACET_COLUMNS)  # ~5 string rows per member
         latest: dict[str, dict] = {}  # per item, its last member of this batch
         for seq, (_, entry) in zip(seqs, todo, strict=True):
             latest[entry.item_iri] = {
