@@ -2,9 +2,9 @@
 
 Why: parsing, mapping, validating, clustering and rendering are CPU-bound Python (~0.4-0.5 ms of
 one core per item, docs/vocabulary.md), and one process uses one core. The Airflow DAG runs its
-batches as parallel task processes; ``innonet harvest`` (no Airflow) does the same here, so the
-embedded default uses the machine's cores too (``bench_ingest --parallel``: two processes on one
-SQLite store process ~1.6-1.8x the items of one).
+batches as parallel task processes; ``innonet harvest`` (no Airflow) can do the same here. A
+harvest's crawler already runs beside it, so by default there is one batch process per two usable
+cores (``process_count``): on a 2-core machine the CLI stays one process.
 
 Batches are cut as the DAG's ``plan`` cuts them (``pipeline.schedule.batch_by_host``): a host's
 sources are all in one batch, so per-host politeness holds across processes, and there are no more

@@ -205,11 +205,7 @@ def _text(value: str | None) -> str:
 def _leaf(el: Any) -> str:
     if len(el):
         raise _Fallback(f"element {el.tag} has child elements")
-    text = el.text
-    if not text:
-        return ""
-    out = text.strip()
-    return out if out.isascii() else _text(out)  # _text's own ASCII case, without the call
+    return _text(el.text)
 
 
 # Clark tag ({namespace}local or local) -> feedparser's handler name; "" for a namespace feedparser
@@ -729,13 +725,7 @@ def _convert(headers: dict[str, str], body: bytes) -> tuple[bytes, dict[str, Any
     return convert_to_utf8(headers, body, result), result
 
 
-# One regex pass each instead of two substring scans (sre's literal-prefix search is also faster
-# than ``in`` on these bytes): a miss proves both substrings absent, a hit takes the exact tests.
-_DECLARATIONS = re.compile(rb"<!(?:ENTITY|DOCTYPE)")
-_XML_ATTRIBUTES = re.compile(rb"xml:(?:base|lang)")
-
-
-def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | None, bool, bool]:
+def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | None, bool]:
     """The document as feedparser's strict parser would see it (UTF-8), and feedparser's bozo.
 
     The bytes are decoded by feedparser's own ``convert_to_utf8`` (HTTP charset, BOM, XML
@@ -745,8 +735,7 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | 
     Whitespace before the XML declaration makes feedparser's strict parser fail on the declaration
     and read the feed with its loose parser: that case is read here only when ``_loose_safe`` finds
     nothing the loose parser treats differently (third value True: the caller must ask it), and
-    feedparser's SAX error is returned as its bozo. Fourth value: False when the document has
-    neither xml:base nor xml:lang anywhere (the caller's xml:lang tests are then settled).
+    feedparser's SAX error is returned as its bozo.
     """
     data, result = _to_utf8(body, content_type)
     if not result.get("encoding"):
@@ -754,8 +743,7 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | 
     bozo = result.get("bozo_exception")
     match = _HEAD_END.search(data)
     head = data[: match.start()] if match else data
-    declarations = _DECLARATIONS.search(data) is not None
-    if declarations and b"<!ENTITY" in data:
+    if b"<!ENTITY" in data:
         raise _Fallback("entity declaration")
     if b"<!DOCTYPE" in head:
         if b"[" in head:
@@ -763,10 +751,9 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | 
         _, data, _ = replace_doctype(data)
         match = _HEAD_END.search(data)
         head = data[: match.start()] if match else data
-    if declarations and b"<!DOCTYPE" in data:
+    if b"<!DOCTYPE" in data:
         raise _Fallback("DOCTYPE left after feedparser's replace_doctype")
-    xml_attributes = _XML_ATTRIBUTES.search(data) is not None
-    if xml_attributes and b"xml:base" in data:
+    if b"xml:base" in data:
         raise _Fallback("xml:base")
     if len(_XML_DECL.findall(head)) > 1:
         rest = head[len(_NEW_DECLARATION) :] if head.startswith(_NEW_DECLARATION) else b""
@@ -780,7 +767,7 @@ def _prepare(body: bytes, content_type: str | None) -> tuple[bytes, Exception | 
         )
         end = data.index(b"?>", len(_NEW_DECLARATION) + len(space)) + 2
         data = _NEW_DECLARATION + data[end:]
-    return data, bozo, isinstance(bozo, SAXParseException), xml_attributes
+    return data, bozo, isinstance(bozo, SAXParseException)
 
 
 class _Locator:
@@ -901,7 +888,7 @@ def _check_namespaces(data: bytes) -> _Walk:
 
 
 def _read(body: bytes, content_type: str | None) -> FastFeed:
-    data, bozo, loose, xml_attributes = _prepare(body, content_type)
+    data, bozo, loose = _prepare(body, content_type)
     try:
         root = etree.fromstring(data, _PARSER)
     except (etree.XMLSyntaxError, ValueError) as exc:
@@ -909,7 +896,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
     walk = _check_namespaces(data)
     rss = _name(root) == "rss"  # any version: feedparser reads every RSS version's items alike
     if rss or root.tag == f"{{{RDF}}}RDF":
-        if xml_attributes and b"xml:lang" in data:
+        if b"xml:lang" in data:
             raise _Fallback("xml:lang in RSS")
         channels = [c for c in root if isinstance(c.tag, str) and _name(c) == "channel"]
         if len(channels) > 1:
@@ -924,9 +911,7 @@ def _read(body: bytes, content_type: str | None) -> FastFeed:
         if not rss and not items:  # feedparser may then see no version and call it "not a feed"
             raise _Fallback("RSS 1.0 without items")
     elif root.tag == f"{{{ATOM}}}feed":
-        if (data.count(b"xml:lang") if xml_attributes else 0) != (
-            1 if root.get(_XML_LANG) is not None else 0
-        ):
+        if data.count(b"xml:lang") != (1 if root.get(_XML_LANG) is not None else 0):
             raise _Fallback("xml:lang below the Atom root")
         found = root.findall(f"{{{ATOM}}}entry")
         _check_entries(root, found)

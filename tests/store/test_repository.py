@@ -146,19 +146,27 @@ def test_payload_comes_from_the_archive_in_another_process(store, monkeypatch):
     assert [store.payload(h) for h in kept] == [bytes([i]) * 1000 for i in range(3)]
 
 
-def test_an_older_store_loses_the_unread_cluster_index_and_keeps_its_keys(store_url):
-    """Stores made before the cluster key index was dropped lose it when opened; nothing else changes."""
-    from sqlalchemy import create_engine, inspect, text
+def _older_cluster_keys(url: str, values: str):
+    """An engine on ``url`` whose cluster_keys table is as older releases created it (with its index)."""
+    from sqlalchemy import create_engine, text
 
-    from store.repository import Store
-
-    engine = create_engine(store_url)
-    with engine.begin() as conn:  # the table as older releases created it
+    engine = create_engine(url)
+    with engine.begin() as conn:
         conn.execute(
             text('CREATE TABLE cluster_keys ("key" VARCHAR(600) PRIMARY KEY, cluster VARCHAR(500) NOT NULL)')
         )
         conn.execute(text("CREATE INDEX ix_cluster_keys_cluster ON cluster_keys (cluster)"))
-        conn.execute(text("INSERT INTO cluster_keys VALUES ('url:a', 'c1'), ('url:b', 'c1')"))
+        conn.execute(text(f"INSERT INTO cluster_keys VALUES {values}"))
+    return engine
+
+
+def test_an_older_store_loses_the_unread_cluster_index_and_keeps_its_keys(store_url):
+    """Stores made before the cluster key index was dropped lose it when opened; nothing else changes."""
+    from sqlalchemy import inspect, text
+
+    from store.repository import Store
+
+    engine = _older_cluster_keys(store_url, "('url:a', 'c1'), ('url:b', 'c1')")
     assert "ix_cluster_keys_cluster" in {i["name"] for i in inspect(engine).get_indexes("cluster_keys")}
     store = Store(store_url)
     store.close()
@@ -179,17 +187,11 @@ def test_dropping_the_cluster_index_on_postgresql_does_not_queue_the_table_behin
     import threading
     import time
 
-    from sqlalchemy import create_engine, inspect, text
+    from sqlalchemy import inspect, text
 
     from store.repository import Store
 
-    engine = create_engine(pg_url)
-    with engine.begin() as conn:  # the table as older releases created it
-        conn.execute(
-            text('CREATE TABLE cluster_keys ("key" VARCHAR(600) PRIMARY KEY, cluster VARCHAR(500) NOT NULL)')
-        )
-        conn.execute(text("CREATE INDEX ix_cluster_keys_cluster ON cluster_keys (cluster)"))
-        conn.execute(text("INSERT INTO cluster_keys VALUES ('url:a', 'c1')"))
+    engine = _older_cluster_keys(pg_url, "('url:a', 'c1')")
     reader = engine.connect()
     reader.execute(text("SELECT count(*) FROM cluster_keys"))  # its transaction stays open
     opened: list[BaseException | None] = []
