@@ -17,7 +17,9 @@ of memory) does not take the others down (its pipe is its own: a process killed 
 cannot jam another's channel): each of its sources without a report is reported failed with the
 exit code, and the attempts it left open are closed at once (``health.close_abandoned``). On
 Ctrl-C or an error in this process, the batch processes are interrupted too and given
-``GRACE_S`` to close their attempts themselves before they are terminated.
+``GRACE_S`` to close their attempts themselves before they are terminated. A batch process that
+sends no report for ``stall_limit_s`` (a deadlock, a stopped process) is taken as hung: killed and
+handled as a dead one, its sources' reports saying it hung, so a harvest never waits forever.
 """
 
 from __future__ import annotations
@@ -60,6 +62,18 @@ def process_count(settings: Settings, requested: int | None = None) -> int:
     return max(1, wanted or len(os.sched_getaffinity(0)) // 2)
 
 
+def stall_limit_s(settings: Settings) -> float:
+    """How long a batch process may send no report before it is taken as hung (``harvest_stall_s``).
+
+    0 (the default): the longer of the health page's "stuck" time and two crawl deadlines. Between two
+    reports a healthy batch waits at most for its crawl (killed at ``fetch_process_timeout_s``) and
+    one source's processing, so it is never cut short by this.
+    """
+    if settings.harvest_stall_s:
+        return settings.harvest_stall_s
+    return max(float(settings.health_stuck_after_s), 2 * settings.fetch_process_timeout_s)
+
+
 def harvest_batches(
     settings: Settings, source_ids: Sequence[str] | None, processes: int
 ) -> tuple[list[list[str]], dict[str, SourceSpec]]:
@@ -97,12 +111,15 @@ def harvest_on_cores(
         for i, (batch, (_, send)) in enumerate(zip(batches, channels, strict=True))
     ]
     reports: dict[str, SourceReport] = {}
+    stalled: set[int] = set()
     interrupted, by_terminal = True, False
     try:
         for worker, (_, send) in zip(workers, channels, strict=True):
             worker.start()
             send.close()  # the batch process holds the only sending end: its exit ends the channel
-        _collect([receive for receive, _ in channels], reports, progress)
+        stalled = _collect(
+            [receive for receive, _ in channels], reports, progress, workers, stall_limit_s(settings)
+        )
         interrupted = False
     except KeyboardInterrupt:
         by_terminal = True  # Ctrl-C reaches the whole process group: the batch processes have it too
@@ -111,27 +128,55 @@ def harvest_on_cores(
         _stop(workers, GRACE_S if interrupted else 0.0, interrupt=interrupted and not by_terminal)
         for receive, _ in channels:
             receive.close()
-        _close_dead(settings, workers, batches, specs, reports, progress)
+        _close_dead(settings, workers, batches, specs, reports, progress, stalled, stall_limit_s(settings))
     return list(reports.values())
 
 
-def _collect(channels: list[Connection], reports: dict[str, SourceReport], progress: Progress | None) -> None:
-    """Reports as they come, until every batch's channel has ended (its process exited or died)."""
-    open_channels = list(channels)
+def _collect(
+    channels: list[Connection],
+    reports: dict[str, SourceReport],
+    progress: Progress | None,
+    workers: list[BaseProcess],
+    stall_s: float,
+) -> set[int]:
+    """Reports as they come, until every batch's channel has ended (its process exited or died).
+
+    A batch whose channel stays silent for ``stall_s`` is hung: its process is killed (a hung process
+    cannot be trusted to close its attempts; ``_close_dead`` does that) and its index returned.
+    """
+    open_channels = {channel: i for i, channel in enumerate(channels)}
+    last = [time.monotonic()] * len(channels)
+    stalled: set[int] = set()
     while open_channels:
-        for channel in wait(open_channels):
+        first_due = min(last[i] for i in open_channels.values()) + stall_s
+        ready = wait(list(open_channels), timeout=max(0.0, first_due - time.monotonic()))
+        now = time.monotonic()
+        for channel in ready:
+            i = open_channels[channel]  # type: ignore[index]
+            last[i] = now
             try:
                 report = channel.recv()  # type: ignore[union-attr]
             except (EOFError, OSError):
-                open_channels.remove(channel)  # type: ignore[arg-type]
+                del open_channels[channel]  # type: ignore[arg-type]
                 continue
             except Exception as exc:  # noqa: BLE001 - a process killed mid-message: its batch is over
                 log.error("harvest: a batch process's channel broke (%s: %s)", type(exc).__name__, exc)
-                open_channels.remove(channel)  # type: ignore[arg-type]
+                del open_channels[channel]  # type: ignore[arg-type]
                 continue
             reports[report.source_id] = report
             if progress:
                 progress(report)
+        for channel, i in list(open_channels.items()):
+            if now - last[i] >= stall_s:
+                log.error(
+                    "harvest: batch process %s sent no report for %.0f s: stopped as hung",
+                    workers[i].pid,
+                    stall_s,
+                )
+                workers[i].kill()
+                stalled.add(i)
+                del open_channels[channel]
+    return stalled
 
 
 def _stop(workers: list[BaseProcess], grace_s: float, *, interrupt: bool = False) -> None:
@@ -158,13 +203,16 @@ def _close_dead(
     specs: dict[str, SourceSpec],
     reports: dict[str, SourceReport],
     progress: Progress | None,
+    stalled: set[int],
+    stall_s: float,
 ) -> None:
     """For each batch process that did not end well: failed reports for its unprocessed sources, and
-    the attempts it left open closed (``close_abandoned``) with the reports that did arrive."""
-    for worker, batch in zip(workers, batches, strict=True):
-        if worker.exitcode == 0:
+    the attempts it left open closed (``close_abandoned``) with the reports that did arrive.
+    ``stalled``: the batches stopped as hung after ``stall_s`` without a report."""
+    for i, (worker, batch) in enumerate(zip(workers, batches, strict=True)):
+        if worker.exitcode == 0 and i not in stalled:
             continue
-        missing = missing_reports(batch, reports.values(), worker.exitcode)
+        missing = missing_reports(batch, reports.values(), worker.exitcode, stall_s if i in stalled else None)
         if missing:
             log.error("harvest: %d sources were not processed: %s", len(missing), missing[0].message)
         store = Store(settings.resolved_database_url)
@@ -182,11 +230,19 @@ def _close_dead(
 
 
 def missing_reports(
-    batch: Sequence[str], reports: Iterable[SourceReport], exitcode: int | None
+    batch: Sequence[str],
+    reports: Iterable[SourceReport],
+    exitcode: int | None,
+    stalled_s: float | None = None,
 ) -> list[SourceReport]:
-    """A failed report for each source of a batch whose process ended without reporting it."""
+    """A failed report for each source of a batch whose process ended without reporting it.
+
+    ``stalled_s``: the process was stopped as hung after that long without a report.
+    """
     seen = {r.source_id for r in reports}
-    if exitcode is None:
+    if stalled_s is not None:
+        how = f"sent no report for {stalled_s:.0f} s and was stopped as hung"
+    elif exitcode is None:
         how = "could not be started"
     elif exitcode < 0:
         how = f"was killed by signal {-exitcode}"

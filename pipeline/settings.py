@@ -137,6 +137,13 @@ class Settings(BaseSettings):
         description="Batch processes `innonet harvest` runs at once, batched by host as the DAG does "
         "(0: one per two cores, each batch runs a crawler beside it); a small harvest stays one process.",
     )
+    harvest_stall_s: float = Field(
+        0,
+        ge=0,
+        description="A batch process of `innonet harvest` that sends no source report for this long is taken "
+        "as hung, stopped, and its unreported sources fail (0: the longer of health_stuck_after_s and two "
+        "crawl deadlines, fetch_process_timeout_s).",
+    )
     health_pause_after: int = Field(
         5, description="Consecutive failed harvests after which a source is paused and its owner notified."
     )

@@ -25,7 +25,7 @@ from sqlalchemy import select
 from crawlers.samples.server import serve_directory
 from pipeline.contracts import SourceReport
 from pipeline.harvest import harvest
-from pipeline.parallel import harvest_batches, harvest_on_cores, missing_reports, process_count
+from pipeline.parallel import harvest_batches, harvest_on_cores, missing_reports, process_count, stall_limit_s
 from pipeline.settings import Settings
 from store.models import RecordRow
 from store.partner_models import HarvestAttemptRow
@@ -183,6 +183,59 @@ def test_a_batch_process_killed_after_its_first_report_leaves_no_attempt_running
         assert [(r.status, r.error_code) for r in runs[sid]] == [("failed", "internal_error")]
 
 
+def test_a_hung_batch_process_is_stopped_and_its_sources_fail_saying_so(
+    make_settings, tmp_path, two_hosts
+) -> None:
+    """A batch process frozen as soon as it exists (SIGSTOP: alive, silent) does not make the harvest
+    wait forever: after ``harvest_stall_s`` without a report it is killed, each of its sources fails
+    saying it hung, no attempt stays running, and the other batch finishes as usual."""
+    settings = _settings(make_settings, tmp_path, two_hosts, "hung").model_copy(
+        update={"harvest_stall_s": 15.0}
+    )
+    batches, _ = harvest_batches(settings, None, 2)
+    frozen: list[int] = []
+
+    def freeze_first_batch() -> None:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not frozen:
+            for child in multiprocessing.active_children():
+                if child.name == "innonet-harvest-0" and child.pid:
+                    os.kill(child.pid, signal.SIGSTOP)
+                    frozen.append(child.pid)
+            time.sleep(0.005)
+
+    freezer = threading.Thread(target=freeze_first_batch)
+    freezer.start()
+    started = time.monotonic()
+    reports = {r.source_id: r for r in harvest_on_cores(settings, processes=2)}
+    elapsed = time.monotonic() - started
+    freezer.join()
+    assert frozen
+    assert (
+        15 <= elapsed < 120
+    )  # waited for harvest_stall_s, not for the crawl's or the health page's deadline
+    assert sorted(reports) == sorted(batches[0] + batches[1])
+    for source_id in batches[0]:
+        assert reports[source_id].status == "failed"
+        assert reports[source_id].error_code == "internal_error"
+        assert "sent no report for 15 s and was stopped as hung" in (reports[source_id].message or "")
+    assert "internal_error" not in {reports[s].error_code for s in batches[1]}
+    assert sum(reports[s].counts.get("new", 0) for s in batches[1]) > 0
+    store = Store(settings.resolved_database_url)
+    try:
+        with store.session() as s:
+            running = [a.source_id for a in s.query(HarvestAttemptRow) if a.state == "running"]
+    finally:
+        store.close()
+    assert running == []
+
+
+def test_stall_limit(make_settings) -> None:
+    assert stall_limit_s(make_settings(harvest_stall_s=30)) == 30
+    assert stall_limit_s(make_settings(health_stuck_after_s=3600, fetch_process_timeout_s=600)) == 3600
+    assert stall_limit_s(make_settings(health_stuck_after_s=60, fetch_process_timeout_s=600)) == 1200
+
+
 def test_missing_reports_names_the_exit() -> None:
     done = [SourceReport(source_id="a")]
     out = missing_reports(["a", "b"], done, 1)
@@ -192,6 +245,9 @@ def test_missing_reports_names_the_exit() -> None:
     assert missing_reports(["a"], done, 0) == []
     assert "was killed by signal 9" in (missing_reports(["b"], done, -9)[0].message or "")
     assert "could not be started" in (missing_reports(["b"], done, None)[0].message or "")
+    assert "sent no report for 60 s and was stopped as hung" in (
+        missing_reports(["b"], done, -9, 60.0)[0].message or ""
+    )
 
 
 def test_process_count(make_settings) -> None:
