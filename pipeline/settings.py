@@ -81,6 +81,12 @@ class Settings(BaseSettings):
     ldes_close_grace_s: int = Field(
         60, description="Seconds after midnight UTC before the previous day's pages are served as immutable."
     )
+    ldes_cache_max_bytes: int = Field(
+        64 * 1024 * 1024,
+        ge=0,
+        description="Bytes of closed event-stream pages each API worker keeps in memory to answer again "
+        "(least recently used dropped first; at most 2,000 pages; 0 keeps none).",
+    )
     ldes_follow_max_pages: int = Field(
         20000, description="Pages one harvest of a followed stream (platform ldes) may fetch."
     )

@@ -13,7 +13,6 @@ client only reads relations hanging off that exact URL.
 from __future__ import annotations
 
 import hashlib
-from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Annotated
@@ -27,6 +26,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.conneg import NotAcceptable, negotiate, serialize
 from api.deps import SettingsDep, StoreDep
+from api.page_cache import PageCache
 from ontology.namespaces import DCTERMS, PROV, RDF, XSD
 from pipeline.settings import Settings
 from store.members import AS, Chunk, MemberLog, ViewFilter, day_start
@@ -200,10 +200,10 @@ def render(page: Page, media: str) -> bytes:
     return serialize(g, media).encode("utf-8")
 
 
-def _cache(request: Request) -> OrderedDict[tuple[str, str], tuple[bytes, str]]:
+def _cache(request: Request, settings: Settings) -> PageCache:
     cache = getattr(request.app.state, "ldes_cache", None)
     if cache is None:
-        cache = request.app.state.ldes_cache = OrderedDict()
+        cache = request.app.state.ldes_cache = PageCache(settings.ldes_cache_max_bytes)
     return cache
 
 
@@ -234,7 +234,7 @@ async def serve(
     if media == "text/html":
         media = "text/turtle"
     key = _cache_key(request, media)
-    cache = _cache(request)
+    cache = _cache(request, settings)
     hit = cache.get(key)
     if hit is not None:
         cache.move_to_end(key)
@@ -244,9 +244,7 @@ async def serve(
     body = await run_in_threadpool(render, page, media)
     etag = '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
     if page.immutable:
-        cache[key] = (body, etag)
-        while len(cache) > 2000:
-            cache.popitem(last=False)
+        cache.put(key, body, etag)
         control = IMMUTABLE
     else:
         control = f"public, max-age={settings.ldes_mutable_max_age_s}"

@@ -13,6 +13,7 @@ from rdflib.compare import isomorphic
 from starlette.responses import Response
 
 from api.main import create_app
+from api.page_cache import PageCache
 from api.routers.ldes import ClosedPageFastPath
 from store.members import MemberLog
 from store.repository import Store
@@ -358,3 +359,31 @@ def test_fast_path_lets_everything_else_through(stream) -> None:
     assert statuses == [200] + [204] * len(misses)
     assert reached == [m + " " + u.split("?")[0] + "?" + (u.split("?") + [""])[1] for m, u, _ in misses]
     assert client.get(closed, headers={"Accept": "image/png"}).status_code == 406
+
+
+def test_the_app_caches_closed_pages_within_ldes_cache_max_bytes(stream) -> None:
+    """Three closed pages of a real stream: with room for about two, the cache holds the last two
+    fetched, its size is the sum of their bodies, and each page still answers the same bytes."""
+    client, _ = stream
+    urls = [f"/ldes/feed/by-time?day=2026-01-01&page={p}" for p in (1, 2)] + [
+        "/ldes/feed/by-time?day=2026-01-02&page=1"
+    ]
+    bodies = {}
+    for url in urls:
+        r = client.get(url, headers={"Accept": "text/turtle"}, follow_redirects=True)
+        assert r.status_code == 200, r.text
+        bodies[url] = r.content
+    sizes = sorted(len(b) for b in bodies.values())
+    budget = sizes[-1] + sizes[-2]  # the two largest fit, three never do
+    settings = client.app.state.settings.model_copy(update={"ldes_cache_max_bytes": budget})
+    with TestClient(create_app(settings)) as bounded:
+        for url in urls:
+            r = bounded.get(url, headers={"Accept": "text/turtle"}, follow_redirects=True)
+            assert r.content == bodies[url]
+        cache = bounded.app.state.ldes_cache
+        assert isinstance(cache, PageCache)
+        assert cache.max_bytes == budget
+        assert cache.size == sum(len(body) for body, _ in cache.values()) <= budget
+        assert 1 <= len(cache) <= 2
+        again = bounded.get(urls[-1], headers={"Accept": "text/turtle"}, follow_redirects=True)
+        assert again.content == bodies[urls[-1]]
