@@ -19,7 +19,10 @@ exit code, and the attempts it left open are closed at once (``health.close_aban
 Ctrl-C or an error in this process, the batch processes are interrupted too and given
 ``GRACE_S`` to close their attempts themselves before they are terminated. A batch process that
 sends no report for ``stall_limit_s`` (a deadlock, a stopped process) is taken as hung: killed and
-handled as a dead one, its sources' reports saying it hung, so a harvest never waits forever.
+handled as a dead one, its sources' reports saying it hung, so a harvest does not wait forever (not
+covered: a process stopped halfway through writing a report larger than the pipe's buffer, as the
+read of a started message blocks). Its crawler process exits by itself once orphaned
+(``crawlers.fetching.run.exit_when_orphaned``).
 """
 
 from __future__ import annotations
@@ -66,8 +69,9 @@ def stall_limit_s(settings: Settings) -> float:
     """How long a batch process may send no report before it is taken as hung (``harvest_stall_s``).
 
     0 (the default): the longer of the health page's "stuck" time and two crawl deadlines. Between two
-    reports a healthy batch waits at most for its crawl (killed at ``fetch_process_timeout_s``) and
-    one source's processing, so it is never cut short by this.
+    reports a healthy batch waits for its crawl (killed at ``fetch_process_timeout_s``) and one
+    source's processing, so the default does not cut a healthy batch short; a ``harvest_stall_s``
+    set lower than a crawl's deadline can.
     """
     if settings.harvest_stall_s:
         return settings.harvest_stall_s
@@ -111,14 +115,14 @@ def harvest_on_cores(
         for i, (batch, (_, send)) in enumerate(zip(batches, channels, strict=True))
     ]
     reports: dict[str, SourceReport] = {}
-    stalled: set[int] = set()
+    stalled: set[int] = set()  # filled by _collect as it stops batches, kept if it raises after that
     interrupted, by_terminal = True, False
     try:
         for worker, (_, send) in zip(workers, channels, strict=True):
             worker.start()
             send.close()  # the batch process holds the only sending end: its exit ends the channel
-        stalled = _collect(
-            [receive for receive, _ in channels], reports, progress, workers, stall_limit_s(settings)
+        _collect(
+            [receive for receive, _ in channels], reports, progress, workers, stall_limit_s(settings), stalled
         )
         interrupted = False
     except KeyboardInterrupt:
@@ -138,18 +142,20 @@ def _collect(
     progress: Progress | None,
     workers: list[BaseProcess],
     stall_s: float,
-) -> set[int]:
+    stalled: set[int],
+) -> None:
     """Reports as they come, until every batch's channel has ended (its process exited or died).
 
     A batch whose channel stays silent for ``stall_s`` is hung: its process is killed (a hung process
-    cannot be trusted to close its attempts; ``_close_dead`` does that) and its index returned.
+    cannot be trusted to close its attempts; ``_close_dead`` does that) and its index added to
+    ``stalled``.
     """
     open_channels = {channel: i for i, channel in enumerate(channels)}
     last = [time.monotonic()] * len(channels)
-    stalled: set[int] = set()
     while open_channels:
         first_due = min(last[i] for i in open_channels.values()) + stall_s
-        ready = wait(list(open_channels), timeout=max(0.0, first_due - time.monotonic()))
+        # At most a minute per wait: wait() refuses timeouts past ~24 days, and the loop recomputes it.
+        ready = wait(list(open_channels), timeout=min(60.0, max(0.0, first_due - time.monotonic())))
         now = time.monotonic()
         for channel in ready:
             i = open_channels[channel]  # type: ignore[index]
@@ -167,7 +173,7 @@ def _collect(
             if progress:
                 progress(report)
         for channel, i in list(open_channels.items()):
-            if now - last[i] >= stall_s:
+            if now - last[i] >= stall_s and not channel.poll(0):  # not a report or an end just arriving
                 log.error(
                     "harvest: batch process %s sent no report for %.0f s: stopped as hung",
                     workers[i].pid,
@@ -176,7 +182,6 @@ def _collect(
                 workers[i].kill()
                 stalled.add(i)
                 del open_channels[channel]
-    return stalled
 
 
 def _stop(workers: list[BaseProcess], grace_s: float, *, interrupt: bool = False) -> None:

@@ -3,13 +3,21 @@
 Scrapy's Twisted reactor can start only once per process, and a harvest runs inside
 long-lived processes (the API's demo, Airflow workers, pytest), so every crawl gets a
 fresh process. Settings arrive as JSON in the environment variable INNONET_SCRAPY.
+
+The process that started the crawl owns its deadline and reads its results; when that process is
+gone (killed: a batch stopped as hung, an Airflow task past its timeout), the crawl stops too and
+removes its output folder (``exit_when_orphaned``) instead of fetching on for nobody.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import sys
+import threading
+import time
+from pathlib import Path
 
 from scrapy.crawler import CrawlerProcess
 
@@ -77,8 +85,33 @@ def scrapy_settings(
     }
 
 
+#: Exit status of a crawl that stopped because the process that started it is gone.
+EXIT_ORPHANED = 3
+
+
+def exit_when_orphaned(out_dir: Path, interval_s: float = 1.0) -> threading.Thread:
+    """Watch, from a daemon thread, for this process being re-parented (its starter died); then
+    remove ``out_dir`` (the results nobody will read) and exit at once with ``EXIT_ORPHANED``.
+
+    Polling ``getppid`` rather than ``PR_SET_PDEATHSIG``: that signal fires when the thread that
+    started the crawl ends, which need not be when the process that reads its results does.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        shutil.rmtree(out_dir, ignore_errors=True)
+        os._exit(EXIT_ORPHANED)
+
+    thread = threading.Thread(target=watch, name="innonet-orphan-watch", daemon=True)
+    thread.start()
+    return thread
+
+
 def main(argv: list[str]) -> int:
     jobs_file, out_dir = argv[1], argv[2]
+    exit_when_orphaned(Path(out_dir))
     settings = json.loads(os.environ.get("INNONET_SCRAPY", "{}"))
     process = CrawlerProcess(settings=settings, install_root_handler=True)
     process.crawl(FetchSpider, jobs_file=jobs_file, out_dir=out_dir)

@@ -362,8 +362,9 @@ def test_fast_path_lets_everything_else_through(stream) -> None:
 
 
 def test_the_app_caches_closed_pages_within_ldes_cache_max_bytes(stream) -> None:
-    """Three closed pages of a real stream: with room for about two, the cache holds the last two
-    fetched, its size is the sum of their bodies, and each page still answers the same bytes."""
+    """Three closed pages of a real stream: with room for at most two, the cache keeps the last
+    fetched and never more than the budget, its size is the sum of its bodies, and each page still
+    answers the same bytes."""
     client, _ = stream
     urls = [f"/ldes/feed/by-time?day=2026-01-01&page={p}" for p in (1, 2)] + [
         "/ldes/feed/by-time?day=2026-01-02&page=1"
@@ -385,5 +386,9 @@ def test_the_app_caches_closed_pages_within_ldes_cache_max_bytes(stream) -> None
         assert cache.max_bytes == budget
         assert cache.size == sum(len(body) for body, _ in cache.values()) <= budget
         assert 1 <= len(cache) <= 2
+        last = [key for key in cache if cache.get(key)[0] == bodies[urls[-1]]]  # type: ignore[index]
+        assert len(last) == 1  # the last fetched is kept
+        entry = cache.get(last[0])
         again = bounded.get(urls[-1], headers={"Accept": "text/turtle"}, follow_redirects=True)
         assert again.content == bodies[urls[-1]]
+        assert cache.get(last[0]) is entry  # answered from the cache: nothing rendered and put again

@@ -36,16 +36,17 @@ def test_a_body_over_the_whole_budget_is_not_kept_and_evicts_nothing() -> None:
     cache.put(_key(2), b"b" * 11, "e2")
     assert list(cache) == [_key(1)]
     assert cache.size == 4
-    none = PageCache(max_bytes=0)  # ldes_cache_max_bytes=0: keeps nothing
+    none = PageCache(max_bytes=0)  # ldes_cache_max_bytes=0: keeps nothing, not even an empty body
     none.put(_key(1), b"a", "e1")
-    assert not none
+    none.put(_key(2), b"", "e2")
+    assert (len(none), none.size) == (0, 0)
 
 
 def test_replacing_a_key_and_clearing_keep_the_size_right() -> None:
     cache = PageCache(max_bytes=10)
     cache.put(_key(1), b"aaaa", "e1")
     cache.put(_key(1), b"aaaaaa", "e1b")
-    assert cache[_key(1)] == (b"aaaaaa", "e1b")
+    assert cache.get(_key(1)) == (b"aaaaaa", "e1b")
     assert cache.size == 6
     cache.clear()
     assert (len(cache), cache.size) == (0, 0)
