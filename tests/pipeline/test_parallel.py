@@ -16,7 +16,7 @@ import signal
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -152,6 +152,22 @@ def test_a_killed_batch_process_fails_its_sources_and_the_other_batch_finishes(
     assert sum(reports[s].counts.get("new", 0) for s in batches[1]) > 0
 
 
+def _signal_first_batch_on_its_report(
+    signum: int, batch: list[str], signalled: list[int]
+) -> Callable[[SourceReport], None]:
+    """A progress callback that sends ``signum`` to the first batch process when its first report
+    arrives (its pid appended to ``signalled``)."""
+
+    def on_report(report: SourceReport) -> None:
+        if not signalled and report.source_id in batch:
+            for child in multiprocessing.active_children():
+                if child.name == "innonet-harvest-0" and child.pid:
+                    os.kill(child.pid, signum)
+                    signalled.append(child.pid)
+
+    return on_report
+
+
 def test_a_batch_process_killed_after_its_first_report_leaves_no_attempt_running(
     make_settings, tmp_path, two_hosts
 ) -> None:
@@ -160,14 +176,7 @@ def test_a_batch_process_killed_after_its_first_report_leaves_no_attempt_running
     settings = _settings(make_settings, tmp_path, two_hosts, "midway")
     batches, _ = harvest_batches(settings, None, 2)
     killed: list[int] = []
-
-    def kill_on_first_report(report: SourceReport) -> None:
-        if not killed and report.source_id in batches[0]:
-            for child in multiprocessing.active_children():
-                if child.name == "innonet-harvest-0" and child.pid:
-                    os.kill(child.pid, signal.SIGKILL)
-                    killed.append(child.pid)
-
+    kill_on_first_report = _signal_first_batch_on_its_report(signal.SIGKILL, batches[0], killed)
     reports = {r.source_id: r for r in harvest_on_cores(settings, processes=2, progress=kill_on_first_report)}
     assert killed
     assert sorted(reports) == sorted(batches[0] + batches[1])
@@ -203,14 +212,7 @@ def test_a_hung_batch_process_is_stopped_and_its_sources_fail_saying_so(
     )
     batches, _ = harvest_batches(settings, None, 2)
     frozen: list[int] = []
-
-    def freeze_on_first_report(report: SourceReport) -> None:
-        if not frozen and report.source_id in batches[0]:
-            for child in multiprocessing.active_children():
-                if child.name == "innonet-harvest-0" and child.pid:
-                    os.kill(child.pid, signal.SIGSTOP)
-                    frozen.append(child.pid)
-
+    freeze_on_first_report = _signal_first_batch_on_its_report(signal.SIGSTOP, batches[0], frozen)
     done: list[list[SourceReport]] = []
     harvesting = threading.Thread(  # a watchdog that fails would hang here: bounded by the join below
         target=lambda: done.append(harvest_on_cores(settings, processes=2, progress=freeze_on_first_report)),
