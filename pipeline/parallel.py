@@ -115,15 +115,14 @@ def harvest_on_cores(
         for i, (batch, (_, send)) in enumerate(zip(batches, channels, strict=True))
     ]
     reports: dict[str, SourceReport] = {}
+    stall_s = stall_limit_s(settings)
     stalled: set[int] = set()  # filled by _collect as it stops batches, kept if it raises after that
     interrupted, by_terminal = True, False
     try:
         for worker, (_, send) in zip(workers, channels, strict=True):
             worker.start()
             send.close()  # the batch process holds the only sending end: its exit ends the channel
-        _collect(
-            [receive for receive, _ in channels], reports, progress, workers, stall_limit_s(settings), stalled
-        )
+        _collect([receive for receive, _ in channels], reports, progress, workers, stall_s, stalled)
         interrupted = False
     except KeyboardInterrupt:
         by_terminal = True  # Ctrl-C reaches the whole process group: the batch processes have it too
@@ -132,7 +131,7 @@ def harvest_on_cores(
         _stop(workers, GRACE_S if interrupted else 0.0, interrupt=interrupted and not by_terminal)
         for receive, _ in channels:
             receive.close()
-        _close_dead(settings, workers, batches, specs, reports, progress, stalled, stall_limit_s(settings))
+        _close_dead(settings, workers, batches, specs, reports, progress, stalled, stall_s)
     return list(reports.values())
 
 

@@ -112,24 +112,6 @@ def test_a_small_harvest_stays_in_this_process(make_settings, tmp_path, two_host
     assert not multiprocessing.active_children()
 
 
-def _signal_first_batch_once_spawned(signum: int, signalled: list[int]) -> threading.Thread:
-    """A started thread that sends ``signum`` to the first batch process as soon as it exists (its
-    pid appended to ``signalled``); it gives up after 30 s."""
-
-    def watch() -> None:
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not signalled:
-            for child in multiprocessing.active_children():
-                if child.name == "innonet-harvest-0" and child.pid:
-                    os.kill(child.pid, signum)
-                    signalled.append(child.pid)
-            time.sleep(0.005)
-
-    thread = threading.Thread(target=watch)
-    thread.start()
-    return thread
-
-
 def test_a_killed_batch_process_fails_its_sources_and_the_other_batch_finishes(
     make_settings, tmp_path, two_hosts
 ) -> None:
@@ -137,7 +119,18 @@ def test_a_killed_batch_process_fails_its_sources_and_the_other_batch_finishes(
     batches, _ = harvest_batches(settings, None, 2)
     assert len(batches) == 2
     killed: list[int] = []
-    killer = _signal_first_batch_once_spawned(signal.SIGKILL, killed)  # while it imports (~1.5 s)
+
+    def kill_first_batch() -> None:  # while it is still importing the pipeline (~1.5 s after spawn)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not killed:
+            for child in multiprocessing.active_children():
+                if child.name == "innonet-harvest-0" and child.pid:
+                    os.kill(child.pid, signal.SIGKILL)
+                    killed.append(child.pid)
+            time.sleep(0.005)
+
+    killer = threading.Thread(target=kill_first_batch)
+    killer.start()
     reports = {r.source_id: r for r in harvest_on_cores(settings, processes=2)}
     killer.join()
     assert killed
